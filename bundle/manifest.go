@@ -1,0 +1,183 @@
+package bundle
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/bundle-dev/bundle/bundle/closure"
+	"github.com/bundle-dev/bundle/bundle/extract"
+	"github.com/bundle-dev/bundle/bundle/tarball"
+	"github.com/bundle-dev/bundle/links"
+)
+
+// ManifestVersion is bumped when the manifest's shape changes.
+const ManifestVersion = 1
+
+// Manifest is NAME.manifest.json: what is in the tarball and why. It holds
+// no wall-clock time, so the same inputs give the same manifest.
+type Manifest struct {
+	ManifestVersion int             `json:"manifest_version"`
+	Name            string          `json:"name"`
+	Version         string          `json:"version"`
+	Platform        string          `json:"platform"`
+	Arch            string          `json:"arch"`
+	TopDir          string          `json:"top_dir"`
+	Mtime           int64           `json:"mtime"`
+	Tarball         TarballInfo     `json:"tarball"`
+	Counts          Counts          `json:"counts"`
+	Catalogs        []string        `json:"catalogs"`
+	Packages        []PackageInfo   `json:"packages"`
+	Python          []PipPin        `json:"python_packages,omitempty"`
+	Extraction      *extract.Report `json:"extraction,omitempty"`
+	Links           *links.Report   `json:"links,omitempty"`
+	Ingest          string          `json:"ingest"`
+	// Stages are the stage durations of the run that made it. They are
+	// not written: the manifest must be the same for the same inputs.
+	Stages []StageTiming `json:"-"`
+}
+
+// TarballInfo names the tarball and its digest.
+type TarballInfo struct {
+	File        string `json:"file"`
+	SHA256      string `json:"sha256"`
+	Size        int64  `json:"size"`
+	Compression string `json:"compression"`
+}
+
+// Counts are the tree's numbers.
+type Counts struct {
+	Entries   int64 `json:"entries"`
+	Files     int64 `json:"files"`
+	Dirs      int64 `json:"dirs"`
+	Symlinks  int64 `json:"symlinks"`
+	Catalogs  int   `json:"catalogs"`
+	TotalSize int64 `json:"total_size"`
+}
+
+// PackageInfo is one RPM in the bundle.
+type PackageInfo struct {
+	NEVRA     string   `json:"nevra"`
+	Name      string   `json:"name"`
+	Epoch     string   `json:"epoch,omitempty"`
+	Version   string   `json:"version"`
+	Release   string   `json:"release"`
+	Arch      string   `json:"arch"`
+	RPM       string   `json:"rpm"`
+	SHA256    string   `json:"sha256"`
+	License   string   `json:"license,omitempty"`
+	SourceRPM string   `json:"source_rpm,omitempty"`
+	Requested bool     `json:"requested"`
+	Why       []Reason `json:"why,omitempty"`
+}
+
+// Reason says which package pulled a package in, through which Requires.
+type Reason struct {
+	By       string `json:"by"`
+	Requires string `json:"requires"`
+}
+
+// PipPin is one Python distribution installed by pip.
+type PipPin struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// StageTiming is how long one stage took.
+type StageTiming struct {
+	Stage   string  `json:"stage"`
+	Seconds float64 `json:"seconds"`
+}
+
+func newManifest(o AssembleOptions, mtime time.Time, res *closure.Result, x *extract.Report, l *links.Report, t *tarball.Result) *Manifest {
+	m := &Manifest{
+		ManifestVersion: ManifestVersion,
+		Name:            o.Name,
+		Version:         o.Version,
+		Platform:        o.Platform.Name,
+		Arch:            o.Platform.Arch,
+		TopDir:          o.TopDir,
+		Mtime:           mtime.Unix(),
+		Tarball: TarballInfo{
+			File: filepath.Base(t.Path), SHA256: t.SHA256, Size: t.Size, Compression: t.Compression,
+		},
+		Counts: Counts{
+			Entries: int64(t.Entries), Files: int64(t.Files), Dirs: int64(t.Dirs), Symlinks: int64(t.Symlinks),
+			Catalogs: len(t.Catalogs), TotalSize: t.Bytes,
+		},
+		Catalogs:   t.Catalogs,
+		Extraction: x,
+		Links:      l,
+	}
+	for _, s := range res.Packages {
+		p := s.Package
+		pi := PackageInfo{
+			NEVRA: p.NEVRA(), Name: p.Name, Epoch: p.EVR.Epoch, Version: p.EVR.Version, Release: p.EVR.Release,
+			Arch: p.Arch, RPM: filepath.Base(p.Path), SHA256: p.SHA256, License: p.License, SourceRPM: p.SourceRPM,
+			Requested: s.Requested,
+		}
+		for _, r := range s.Reasons {
+			pi.Why = append(pi.Why, Reason{By: r.By, Requires: r.Requires})
+		}
+		m.Packages = append(m.Packages, pi)
+	}
+	sort.Slice(m.Packages, func(i, j int) bool { return m.Packages[i].NEVRA < m.Packages[j].NEVRA })
+	sub := o.Name + "/" + o.Version
+	m.Ingest = tarball.IngestCommand(m.Tarball.File, "\"$REPO\"", "\"${2:-"+sub+"}\"", t.Compression)
+	return m
+}
+
+func (m *Manifest) write(path string) error {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
+	return writeFileAtomic(path, append(data, '\n'), 0o644)
+}
+
+// ReadManifest reads a NAME.manifest.json.
+func ReadManifest(path string) (*Manifest, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", path, err)
+	}
+	return &m, nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path, syncs it and
+// renames it into place, so path never holds a partial file.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

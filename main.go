@@ -1,0 +1,273 @@
+// Command bundle turns a recipe into one self-contained, relocatable Linux
+// distribution tarball that grid sites unpack onto CVMFS.
+//
+// This file only wires the command line; the work is in the packages.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/bundle-dev/bundle/bundle"
+	"github.com/bundle-dev/bundle/bundle/closure"
+	"github.com/bundle-dev/bundle/bundle/extract"
+	"github.com/bundle-dev/bundle/platforms"
+)
+
+// Exit statuses.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
+// version is set at link time (-ldflags "-X main.version=...").
+var version = "dev"
+
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args, os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	err := app.Run(ctx, args)
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, new(usageError)):
+		fmt.Fprintf(stderr, "bundle: %v\nRun 'bundle --help' or 'bundle COMMAND --help' for usage.\n", err)
+		return exitUsage
+	case ctx.Err() != nil:
+		fmt.Fprintf(stderr, "bundle: interrupted: %v\n", err)
+		return exitInterrupted
+	default:
+		fmt.Fprintf(stderr, "bundle: %v\n", err)
+		return exitFailure
+	}
+}
+
+func onUsageError(_ context.Context, _ *cli.Command, err error, _ bool) error {
+	return usageError{err}
+}
+
+func newApp(stdout, stderr io.Writer) *cli.Command {
+	jsonFlag := &cli.BoolFlag{Name: "json", Usage: "print the report as JSON (for CI)"}
+	workersFlag := &cli.IntFlag{Name: "workers", Aliases: []string{"j"}, Usage: "parallel workers (default: number of CPUs)"}
+	platformFlag := &cli.StringFlag{Name: "platform", Aliases: []string{"p"}, Value: "debian12-x86_64",
+		Usage: "target platform: an embedded name (" + strings.Join(platforms.Names(), ", ") + ") or a platform file"}
+	removeFlag := &cli.StringSliceFlag{Name: "remove", Usage: "remove `PATH` (glob; a directory removes its contents) from the tree (default: " + strings.Join(bundle.DefaultRemove, ", ") + ")"}
+	keepDocsFlag := &cli.BoolFlag{Name: "keep-docs", Usage: "remove nothing (overrides the default --remove list)"}
+	ignoreFlag := &cli.StringSliceFlag{Name: "ignore", Usage: "ignore Requires matching `GLOB` in the closure"}
+	weakFlag := &cli.BoolFlag{Name: "weak-deps", Usage: "follow Recommends and Supplements"}
+
+	cmd := &cli.Command{
+		Name:           "bundle",
+		Usage:          "turn RPMs into one self-contained, relocatable, CVMFS-ready tarball",
+		Version:        version,
+		Writer:         stdout,
+		ErrWriter:      stderr,
+		OnUsageError:   onUsageError,
+		ExitErrHandler: func(context.Context, *cli.Command, error) {},
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+		},
+		Before: func(ctx context.Context, c *cli.Command) (context.Context, error) {
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+				return ctx, usagef("--log-level %q: want debug, info, warn or error", c.String("log-level"))
+			}
+			slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})))
+			return ctx, nil
+		},
+		Action: func(ctx context.Context, c *cli.Command) error {
+			if c.Args().Len() > 0 {
+				return usagef("unknown command %q", c.Args().First())
+			}
+			return cli.ShowRootCommandHelp(c)
+		},
+		Commands: []*cli.Command{
+			{
+				Name:         "extract",
+				Usage:        "extract RPM payloads safely into a directory",
+				ArgsUsage:    "RPM...",
+				OnUsageError: onUsageError,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "directory", Aliases: []string{"C"}, Usage: "extract into `DIR` (created)"},
+					workersFlag, removeFlag, keepDocsFlag, jsonFlag,
+				},
+				Action: func(ctx context.Context, c *cli.Command) error {
+					dir := c.String("directory")
+					if dir == "" {
+						return usagef("extract: -C DIR is required")
+					}
+					if c.Args().Len() == 0 {
+						return usagef("extract: no RPM given")
+					}
+					if err := os.MkdirAll(dir, 0o755); err != nil {
+						return err
+					}
+					rep, err := extract.Extract(ctx, extract.Options{
+						Root: dir, Workers: int(c.Int("workers")), Remove: removeList(c), Logger: slog.Default(),
+					}, c.Args().Slice())
+					if err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						return bundle.PrintJSON(stdout, rep)
+					}
+					return bundle.PrintExtract(stdout, rep)
+				},
+			},
+			{
+				Name:         "closure",
+				Usage:        "resolve the dependency closure of packages in a repository and say why each is in",
+				ArgsUsage:    "[NAME...]",
+				OnUsageError: onUsageError,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "repo", Usage: "directory of RPMs (`DIR`; repodata used when present)"},
+					platformFlag, ignoreFlag, weakFlag, jsonFlag,
+				},
+				Action: func(ctx context.Context, c *cli.Command) error {
+					if c.String("repo") == "" {
+						return usagef("closure: --repo DIR is required")
+					}
+					p, err := platforms.Load(c.String("platform"))
+					if err != nil {
+						return usageError{err}
+					}
+					pkgs, err := closure.LoadRepo(ctx, c.String("repo"))
+					if err != nil {
+						return err
+					}
+					res, err := closure.Resolve(ctx, pkgs, closure.Options{
+						Platform: p, Want: c.Args().Slice(), Ignore: c.StringSlice("ignore"), WeakDeps: c.Bool("weak-deps"),
+					})
+					if err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						return bundle.PrintJSON(stdout, res)
+					}
+					return bundle.PrintClosure(stdout, res)
+				},
+			},
+			{
+				Name:         "assemble",
+				Usage:        "closure → extract → links → tarball: one deterministic, CVMFS-ready tarball from a directory of RPMs",
+				ArgsUsage:    "[NAME...]",
+				OnUsageError: onUsageError,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "repo", Usage: "directory of RPMs (`DIR`)"},
+					platformFlag,
+					&cli.StringFlag{Name: "name", Usage: "bundle name"},
+					&cli.StringFlag{Name: "version", Usage: "bundle version"},
+					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `DIR` (or the tarball path)"},
+					&cli.StringFlag{Name: "top-dir", Usage: "top directory in the tarball (default: the name)"},
+					&cli.StringFlag{Name: "workdir", Value: ".bundle", Usage: "work directory (staging tree)"},
+					&cli.StringFlag{Name: "compression", Value: "gzip", Usage: "gzip, zstd or none"},
+					&cli.StringFlag{Name: "mtime", Usage: "clamp mtimes to `TIME` (unix seconds or RFC 3339; default SOURCE_DATE_EPOCH, else the newest package build time)"},
+					&cli.IntFlag{Name: "catalog-max", Value: 200000, Usage: "most entries in one CVMFS catalog"},
+					&cli.IntFlag{Name: "catalog-min", Value: 1000, Usage: "fewest entries in a nested CVMFS catalog"},
+					&cli.StringSliceFlag{Name: "exclude", Usage: "never put packages matching `GLOB` in the bundle"},
+					ignoreFlag, weakFlag, removeFlag, keepDocsFlag, workersFlag, jsonFlag,
+				},
+				Action: func(ctx context.Context, c *cli.Command) error {
+					var missing []string
+					for _, f := range []string{"repo", "name", "version", "output"} {
+						if c.String(f) == "" {
+							missing = append(missing, "--"+f)
+						}
+					}
+					if len(missing) > 0 {
+						return usagef("assemble: %s required", strings.Join(missing, ", "))
+					}
+					p, err := platforms.Load(c.String("platform"))
+					if err != nil {
+						return usageError{err}
+					}
+					mtime, err := parseMtime(c.String("mtime"))
+					if err != nil {
+						return usageError{err}
+					}
+					switch c.String("compression") {
+					case "gzip", "zstd", "none":
+					default:
+						return usagef("--compression %q: want gzip, zstd or none", c.String("compression"))
+					}
+					m, err := bundle.Assemble(ctx, bundle.AssembleOptions{
+						Repo: c.String("repo"), Platform: p, Name: c.String("name"), Version: c.String("version"),
+						TopDir: c.String("top-dir"), Out: c.String("output"), WorkDir: c.String("workdir"),
+						Want: c.Args().Slice(), Exclude: c.StringSlice("exclude"), Ignore: c.StringSlice("ignore"),
+						WeakDeps: c.Bool("weak-deps"), Remove: removeList(c), NoRemove: c.Bool("keep-docs"),
+						Workers: int(c.Int("workers")), Mtime: mtime, Compress: c.String("compression"),
+						CatalogMax: int(c.Int("catalog-max")), CatalogMin: int(c.Int("catalog-min")), Logger: slog.Default(),
+					})
+					if err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						return bundle.PrintJSON(stdout, m)
+					}
+					return bundle.PrintAssemble(stdout, m, bundle.OutputPath(c.String("output"), m))
+				},
+			},
+			{
+				Name:         "platforms",
+				Usage:        "list the embedded platforms, or show one",
+				ArgsUsage:    "[NAME]",
+				OnUsageError: onUsageError,
+				Flags:        []cli.Flag{jsonFlag},
+				Action: func(ctx context.Context, c *cli.Command) error {
+					return bundle.PrintPlatforms(stdout, c.Args().Slice(), c.Bool("json"))
+				},
+			},
+		},
+	}
+	return cmd
+}
+
+func removeList(c *cli.Command) []string {
+	if c.Bool("keep-docs") {
+		return []string{}
+	}
+	if r := c.StringSlice("remove"); len(r) > 0 {
+		return r
+	}
+	return nil
+}
+
+// parseMtime accepts unix seconds or RFC 3339; "" is the zero time.
+func parseMtime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	var secs int64
+	if _, err := fmt.Sscanf(s, "%d", &secs); err == nil && fmt.Sprint(secs) == s {
+		return time.Unix(secs, 0).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--mtime %q: want unix seconds or RFC 3339 (2024-01-02T15:04:05Z)", s)
+	}
+	return t.UTC(), nil
+}

@@ -1,0 +1,2 @@
+#include "demo.h"
+const char *demo_greeting(void) { return "hello from libdemo"; }
