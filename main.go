@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -21,6 +22,8 @@ import (
 	"github.com/bundle-dev/bundle/bundle"
 	"github.com/bundle-dev/bundle/bundle/closure"
 	"github.com/bundle-dev/bundle/bundle/extract"
+	"github.com/bundle-dev/bundle/bundle/tarball"
+	"github.com/bundle-dev/bundle/links"
 	"github.com/bundle-dev/bundle/platforms"
 )
 
@@ -229,6 +232,77 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 						return bundle.PrintJSON(stdout, m)
 					}
 					return bundle.PrintAssemble(stdout, m, bundle.OutputPath(c.String("output"), m))
+				},
+			},
+			{
+				Name:         "links",
+				Usage:        "make the symlinks and hard links of a tree CVMFS-safe (one stage of assemble)",
+				ArgsUsage:    "DIR",
+				OnUsageError: onUsageError,
+				Flags:        []cli.Flag{jsonFlag},
+				Action: func(ctx context.Context, c *cli.Command) error {
+					if c.Args().Len() != 1 {
+						return usagef("links: give exactly one directory")
+					}
+					rep, err := links.Fix(ctx, c.Args().First(), links.Options{Logger: slog.Default()})
+					if err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						return bundle.PrintJSON(stdout, rep)
+					}
+					return bundle.PrintLinks(stdout, rep)
+				},
+			},
+			{
+				Name:         "tarball",
+				Usage:        "write a tree as a deterministic, CVMFS-ready tarball (one stage of assemble)",
+				OnUsageError: onUsageError,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "directory", Aliases: []string{"C"}, Usage: "the tree (`DIR`) whose contents become the top directory"},
+					&cli.StringFlag{Name: "top-dir", Usage: "top directory name in the tarball (default: the tree's base name)"},
+					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "tarball `PATH`"},
+					&cli.StringFlag{Name: "compression", Value: "gzip", Usage: "gzip, zstd or none"},
+					&cli.StringFlag{Name: "mtime", Usage: "clamp mtimes to `TIME` (unix seconds or RFC 3339; default SOURCE_DATE_EPOCH)"},
+					&cli.IntFlag{Name: "catalog-max", Value: 200000, Usage: "most entries in one CVMFS catalog"},
+					&cli.IntFlag{Name: "catalog-min", Value: 1000, Usage: "fewest entries in a nested CVMFS catalog"},
+					jsonFlag,
+				},
+				Action: func(ctx context.Context, c *cli.Command) error {
+					dir, out := c.String("directory"), c.String("output")
+					if dir == "" || out == "" {
+						return usagef("tarball: -C DIR and -o PATH are required")
+					}
+					mtime, err := parseMtime(c.String("mtime"))
+					if err != nil {
+						return usageError{err}
+					}
+					if mtime.IsZero() {
+						if _, ok, err := tarball.MtimeFromEnv(); err != nil {
+							return usageError{err}
+						} else if !ok {
+							return usagef("tarball: give --mtime or set SOURCE_DATE_EPOCH (a reproducible tarball needs a fixed time)")
+						}
+					}
+					top := c.String("top-dir")
+					if top == "" {
+						top = filepath.Base(filepath.Clean(dir))
+					}
+					res, err := tarball.Write(ctx, tarball.Options{
+						Root: dir, TopDir: top, Out: out, Compression: c.String("compression"), Mtime: mtime,
+						CatalogMax: int(c.Int("catalog-max")), CatalogMin: int(c.Int("catalog-min")), Logger: slog.Default(),
+					})
+					if err != nil {
+						return err
+					}
+					if err := tarball.WriteSHA256File(out+".sha256", res.SHA256); err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						return bundle.PrintJSON(stdout, res)
+					}
+					fmt.Fprintf(stdout, "%s: %d entries, %d catalogs, sha256 %s\n", res.Path, res.Entries, len(res.Catalogs), res.SHA256)
+					return nil
 				},
 			},
 			{

@@ -5,6 +5,7 @@ import (
 
 	"encoding/json"
 	"fmt"
+	"github.com/bundle-dev/bundle/links"
 	"github.com/bundle-dev/bundle/platforms"
 	"io"
 	"strings"
@@ -125,4 +126,14 @@ func PrintPlatforms(w io.Writer, names []string, asJSON bool) error {
 		all = append(all, p)
 	}
 	return PrintJSON(w, all)
+}
+
+// PrintLinks prints what the links stage changed.
+func PrintLinks(w io.Writer, r *links.Report) error {
+	fmt.Fprintf(w, "relativised %d, copied %d, dropped %d, hard links broken %d\n",
+		len(r.Relativised), len(r.Copied), len(r.Dropped), len(r.HardLinks))
+	for _, d := range r.Dropped {
+		fmt.Fprintf(w, "  dropped %v\n", d)
+	}
+	return nil
 }

@@ -1,0 +1,61 @@
+#!/bin/bash
+# Builds the benchmark corpus: >= 20 RPMs, >= 300 MB installed, xz and zstd
+# payloads, made by repackaging large trees that exist on the machine (the Go
+# distribution and GCC's library directory). Each package requires the
+# previous one, so the closure has a chain to follow.
+#
+# usage: bench/mkcorpus.sh DIR       (DIR/repo gets the RPMs; reused when present)
+set -euo pipefail
+out="${1:?usage: $0 DIR}"
+repo="$out/repo"
+if [ -f "$out/.done" ]; then echo "corpus: reusing $repo"; exit 0; fi
+rm -rf "$out"; mkdir -p "$repo" "$out/top"
+
+# Source trees, split into one directory per package.
+dirs=()
+for d in /usr/local/go/src/* /usr/local/go/pkg /usr/local/go/test /usr/local/go/lib /usr/local/go/bin /usr/lib/gcc/x86_64-linux-gnu/*; do
+	[ -d "$d" ] && dirs+=("$d")
+done
+n=24
+# Round-robin the directories, largest first, over n packages.
+mapfile -t sorted < <(du -s "${dirs[@]}" 2>/dev/null | sort -rn | cut -f2)
+declare -a bucket
+i=0
+for d in "${sorted[@]}"; do
+	bucket[$((i % n))]+="$d "
+	i=$((i + 1))
+done
+
+for k in $(seq 0 $((n - 1))); do
+	name=$(printf 'corpus%02d' "$k")
+	comp=w2T.xzdio
+	[ $((k % 2)) = 1 ] && comp=w3T.zstdio
+	req=""
+	[ "$k" -gt 0 ] && req="Requires: $(printf 'corpus%02d' $((k - 1)))"
+	cat > "$out/$name.spec" <<SPEC
+Name: $name
+Version: 1.0
+Release: 1
+Summary: benchmark corpus package $k
+License: various
+BuildArch: x86_64
+AutoReqProv: no
+$req
+%define _binary_payload $comp
+%define __os_install_post %{nil}
+%define debug_package %{nil}
+%description
+Repackaged host files for the bundle benchmarks.
+%install
+for d in ${bucket[$k]}; do
+	mkdir -p %{buildroot}/opt/corpus\$(dirname \$d)
+	cp -a \$d %{buildroot}/opt/corpus\$d
+done
+%files
+/opt/corpus
+SPEC
+	rpmbuild --quiet --define "_topdir $out/top" -bb "$out/$name.spec" >/dev/null
+done
+cp "$out"/top/RPMS/*/*.rpm "$repo/"
+touch "$out/.done"
+echo "corpus: $(ls "$repo" | wc -l) RPMs, $(du -sh "$repo" | cut -f1) compressed"
