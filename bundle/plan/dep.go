@@ -145,7 +145,10 @@ func (p *richParser) skipSpace() {
 	}
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' }
+// isSpace is rpm's SKIPWHITE set: white space and ','.
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || c == ','
+}
 
 // group parses "( operand [op operand]... )" starting at '('.
 func (p *richParser) group(depth int) (*rich, error) {
@@ -169,7 +172,7 @@ func (p *richParser) group(depth int) (*rich, error) {
 		if p.s[p.i] == ')' {
 			p.i++
 			if r.Op == "" {
-				return nil, fmt.Errorf("parenthesized operand %q without an operator", first.String())
+				return first, nil // "(foo)" is foo
 			}
 			return r, nil
 		}
@@ -212,28 +215,18 @@ func (p *richParser) operand(depth int) (*rich, error) {
 	if name == "" {
 		return nil, fmt.Errorf("missing operand at offset %d", start)
 	}
-	if richOps[name] {
-		return nil, fmt.Errorf("operator %q at offset %d where a dependency was expected", name, start)
-	}
 	d := rpm.Dep{Name: name}
+	// An operator is only taken when the next token is one (rpm's
+	// parseSimpleDep); otherwise the token is left for the caller.
 	save := p.i
 	p.skipSpace()
-	if p.i < len(p.s) && strings.IndexByte("<=>", p.s[p.i]) >= 0 {
-		j := p.i
-		for j < len(p.s) && strings.IndexByte("<=>", p.s[j]) >= 0 {
-			j++
-		}
-		op := p.s[p.i:j]
-		flags, ok := senseFlags(op)
-		if !ok {
-			return nil, fmt.Errorf("%q at offset %d is not a comparison", op, p.i)
-		}
-		p.i = j
+	if flags, ok := senseFlags(p.peekWord()); ok {
+		p.word()
 		p.skipSpace()
 		vstart := p.i
 		evr := p.word()
 		if evr == "" {
-			return nil, fmt.Errorf("missing version after %q at offset %d", op, vstart)
+			return nil, fmt.Errorf("missing version at offset %d", vstart)
 		}
 		d.Flags, d.EVR = flags, rpm.ParseEVR(evr)
 	} else {
@@ -242,24 +235,35 @@ func (p *richParser) operand(depth int) (*rich, error) {
 	return &rich{Atom: d}, nil
 }
 
-// word reads a token up to white space or an unbalanced ')', keeping
-// balanced parentheses inside names such as "python3dist(foo)" (rpm's
-// skipnonwhiteX).
+// word reads a token up to white space, ',' or an unbalanced ')',
+// keeping balanced parentheses inside names such as "python3dist(foo)"
+// (rpm's SKIPNONWHITEX).
 func (p *richParser) word() string {
 	start, depth := p.i, 0
 	for p.i < len(p.s) {
 		c := p.s[p.i]
-		if isSpace(c) || c == ')' && depth == 0 {
+		if isSpace(c) {
 			break
 		}
-		if c == '(' {
-			depth++
-		} else if c == ')' {
+		if c == ')' {
+			if depth <= 0 {
+				break
+			}
 			depth--
+		} else if c == '(' {
+			depth++
 		}
 		p.i++
 	}
 	return p.s[start:p.i]
+}
+
+// peekWord returns the next token without consuming it.
+func (p *richParser) peekWord() string {
+	save := p.i
+	w := p.word()
+	p.i = save
+	return w
 }
 
 // installable returns the atoms of a rich dependency that it may cause to
