@@ -10,8 +10,8 @@ import (
 	"syscall"
 )
 
-// maxHops is the number of symlinks one resolution may expand, the same limit
-// as Linux's MAXSYMLINKS.
+// maxHops is the number of symlinks one resolution may expand, the link
+// being resolved included: the same limit as Linux's MAXSYMLINKS.
 const maxHops = 40
 
 // status is the outcome of resolving a path in the bundle namespace.
@@ -104,7 +104,8 @@ type resolution struct {
 	// any symlink in it; without, the last component is left as named
 	// (its directory part holds no symlink).
 	path string
-	// mode is the type and permissions of path (with followLast).
+	// mode is the type of path (with followLast), and its permissions
+	// when the last step was a lookup rather than "." or "..".
 	mode fs.FileMode
 	// escaped is set when a ".." of the target itself (not of a symlink
 	// met on the way) climbed above the bundle root: on a host, with the
@@ -120,7 +121,7 @@ func components(target string) []string {
 	out := parts[:0]
 	for i, c := range parts {
 		if c == "" {
-			if i == len(parts)-1 && i > 0 {
+			if i == len(parts)-1 && len(out) > 0 {
 				out = append(out, ".") // trailing slash
 			}
 			continue
@@ -147,7 +148,7 @@ func (r *resolver) resolve(dir, target string, followLast bool) (resolution, err
 	if path.IsAbs(target) {
 		cur = "/"
 	}
-	hops := 0
+	hops := 1 // the symlink holding target, as the kernel counts it
 	expanded := make(map[string]bool)
 	repeated := false
 	for len(queue) > 0 {
@@ -171,7 +172,7 @@ func (r *resolver) resolve(dir, target string, followLast bool) (resolution, err
 				}
 				continue
 			}
-			cur = path.Dir(cur)
+			cur, curMode = path.Dir(cur), fs.ModeDir
 			continue
 		}
 		next := path.Join(cur, c)

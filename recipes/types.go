@@ -5,7 +5,9 @@ package recipes
 // a yaml name needs one.
 
 // Recipe is one bundle recipe: what to build, for which platform, and how
-// the bundle is assembled.
+// the bundle is assembled. Top-level keys starting with "x-" are ignored, a
+// place for YAML anchors (x-common: &common ...) that packages merge
+// (<<: *common).
 type Recipe struct {
 	// Name of the bundle, e.g. "diracos"; names the tarball. Required.
 	Name string `yaml:"name" json:"name"`
@@ -50,6 +52,9 @@ type Recipe struct {
 	// pos maps field paths ("packages[2].sources[0].sha256") to where
 	// their value starts in the file.
 	pos map[string]Pos
+	// undecoded lists the fields whose value could not be decoded: they
+	// were given, so validation does not call them missing.
+	undecoded []string
 }
 
 // Package is one package to rebuild: from a source RPM, or from a spec file

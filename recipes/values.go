@@ -41,9 +41,14 @@ func (p Path) String() string {
 	return p.Given
 }
 
-// MarshalJSON encodes the path as written, so that encodings do not depend
-// on where the recipe lives.
-func (p Path) MarshalJSON() ([]byte, error) { return json.Marshal(p.Given) }
+// MarshalJSON encodes the path as written (lexically cleaned: "./a//b" is
+// "a/b"), so that encodings do not depend on where the recipe lives.
+func (p Path) MarshalJSON() ([]byte, error) {
+	if p.Given == "" {
+		return json.Marshal("")
+	}
+	return json.Marshal(filepath.Clean(p.Given))
+}
 
 // MarshalYAML encodes the path as written.
 func (p Path) MarshalYAML() (any, error) { return p.Given, nil }

@@ -295,7 +295,7 @@ func (e RichExpr) String() string {
 	var b strings.Builder
 	if e.Op == RichAtom {
 		b.WriteByte('(')
-		b.WriteString(e.Dep.String())
+		writeAtom(&b, e.Dep)
 		b.WriteByte(')')
 		return b.String()
 	}
@@ -303,9 +303,29 @@ func (e RichExpr) String() string {
 	return b.String()
 }
 
+// writeAtom writes a plain dependency; when its last word leaves a '('
+// open (a name such as "foo(" is legal), a space keeps the next ')' from
+// being read as part of it.
+func writeAtom(b *strings.Builder, d Dep) {
+	s := d.String()
+	b.WriteString(s)
+	depth := 0
+	for i := strings.LastIndexByte(s, ' ') + 1; i < len(s); i++ {
+		switch s[i] {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		}
+	}
+	if depth > 0 {
+		b.WriteByte(' ')
+	}
+}
+
 func (e RichExpr) write(b *strings.Builder) {
 	if e.Op == RichAtom {
-		b.WriteString(e.Dep.String())
+		writeAtom(b, e.Dep)
 		return
 	}
 	b.WriteByte('(')

@@ -8,12 +8,12 @@ import "io/fs"
 type DepFlags uint32
 
 const (
-	SenseAny     DepFlags = 0
-	SenseLess    DepFlags = 1 << 1
-	SenseGreater DepFlags = 1 << 2
-	SenseEqual   DepFlags = 1 << 3
-	SensePreReq  DepFlags = 1 << 6
-	SenseRpmlib  DepFlags = 1 << 24
+	SenseAny       DepFlags = 0
+	SenseLess      DepFlags = 1 << 1
+	SenseGreater   DepFlags = 1 << 2
+	SenseEqual     DepFlags = 1 << 3
+	SensePreReq    DepFlags = 1 << 6
+	SenseRpmlib    DepFlags = 1 << 24
 	SenseMissingOK DepFlags = 1 << 19
 	// SenseCompareMask selects the comparison bits.
 	SenseCompareMask = SenseLess | SenseGreater | SenseEqual
@@ -39,42 +39,43 @@ type Dep struct {
 type FileFlags uint32
 
 const (
-	FileConfig  FileFlags = 1 << 0
-	FileDoc     FileFlags = 1 << 1
+	FileConfig    FileFlags = 1 << 0
+	FileDoc       FileFlags = 1 << 1
 	FileMissingOK FileFlags = 1 << 3
 	FileNoReplace FileFlags = 1 << 4
-	FileGhost   FileFlags = 1 << 6
-	FileLicense FileFlags = 1 << 7
-	FileReadme  FileFlags = 1 << 8
-	FileArtifact FileFlags = 1 << 12
+	FileGhost     FileFlags = 1 << 6
+	FileLicense   FileFlags = 1 << 7
+	FileReadme    FileFlags = 1 << 8
+	FileArtifact  FileFlags = 1 << 12
 )
 
 // File is one entry of the header's file list.
 type File struct {
-	Path   string      // absolute, as installed ("/usr/bin/hello")
-	Mode   uint32      // raw st_mode bits from the header (type + permissions)
-	Size   int64       // 64-bit size (LONGFILESIZES when present)
-	LinkTo string      // symlink target, "" otherwise
-	Inode  uint32      // FILEINODES: equal Inode (and Device) => one hard-link group
-	Device uint32      // FILEDEVICES
+	Path   string // absolute, as installed ("/usr/bin/hello")
+	Mode   uint32 // raw st_mode bits from the header (type + permissions)
+	Size   int64  // 64-bit size (LONGFILESIZES when present)
+	LinkTo string // symlink target, "" otherwise
+	Inode  uint32 // FILEINODES: equal Inode (and Device) => one hard-link group
+	Device uint32 // FILEDEVICES
 	Flags  FileFlags
 	Mtime  int64
-	Digest string      // hex file digest ("" for non-regular files)
-	Caps   string      // file capabilities text, "" when none
+	Digest string // hex file digest ("" for non-regular files)
+	Caps   string // file capabilities text, "" when none
 	User   string
 	Group  string
 }
 
-// IsDir, IsRegular, IsSymlink report the file type from Mode.
+// FileMode converts Mode to an fs.FileMode (type, permission and
+// setuid/setgid/sticky bits).
 func (f File) FileMode() fs.FileMode { return ModeFromUnix(f.Mode) }
 
 // Package is what bundle knows of one RPM: header metadata plus, for a
 // package read from disk, where and what the file is.
 type Package struct {
-	Name    string
-	EVR     EVR
-	Arch    string // for a source package: the arch it was built on
-	IsSource bool
+	Name      string
+	EVR       EVR
+	Arch      string // for a source package: the arch it was built on
+	IsSource  bool
 	SourceRPM string // SOURCERPM tag ("" for source packages)
 
 	Requires    []Dep
@@ -87,6 +88,10 @@ type Package struct {
 	Enhances    []Dep
 
 	Files []File
+
+	// FileDigestAlgo names the algorithm of File.Digest (FILEDIGESTALGO):
+	// "md5" (rpm's default when the tag is absent), "sha1", "sha256", ...
+	FileDigestAlgo string
 
 	PayloadFormat     string // "cpio" usually
 	PayloadCompressor string // "gzip", "bzip2", "xz", "lzma", "zstd", "" / "identity" for none

@@ -159,7 +159,9 @@ func formatEVR(e EVR) string {
 		b.WriteByte(':')
 	}
 	b.WriteString(e.Version)
-	if e.Release != "" {
+	// A version containing '-' needs the separator even before an empty
+	// release, or the last part of the version would read as the release.
+	if e.Release != "" || strings.Contains(e.Version, "-") {
 		b.WriteByte('-')
 		b.WriteString(e.Release)
 	}

@@ -1,0 +1,229 @@
+package plan
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/bundle-dev/bundle/bundle/rpm"
+	"github.com/bundle-dev/bundle/bundle/rpm/rpmtest"
+	"github.com/bundle-dev/bundle/bundle/runner"
+)
+
+const fixtures = "../../../shared/fixtures/rpm-testsuite/"
+
+// needTools skips the test when a tool is missing, unless
+// BUNDLE_REQUIRE_TOOLS=1 makes that a failure.
+func needTools(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("BUNDLE_REQUIRE_TOOLS") == "1" {
+				t.Fatalf("%s is required (BUNDLE_REQUIRE_TOOLS=1): %v", tool, err)
+			}
+			t.Skipf("%s not installed", tool)
+		}
+	}
+}
+
+// fakeRunner records commands and answers with canned stdout.
+type fakeRunner struct {
+	cmds   []runner.Cmd
+	stdout string
+	err    error
+}
+
+func (f *fakeRunner) Run(_ context.Context, c runner.Cmd) (runner.Result, error) {
+	f.cmds = append(f.cmds, c)
+	if c.Stdout != nil {
+		_, _ = c.Stdout.Write([]byte(f.stdout))
+	}
+	return runner.Result{Argv: append([]string{c.Name}, c.Args...)}, f.err
+}
+
+func TestSpecQueriesArguments(t *testing.T) {
+	spec, _ := filepath.Abs("testdata/demo.spec")
+	data, err := os.ReadFile("testdata/specquery-demo.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeRunner{stdout: string(data)}
+	deps, err := SpecProvides(context.Background(), f, "testdata/demo.spec", map[string]string{"dist": ".el9", "_with_docs": "1", "b": "x y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(deps) != 5 {
+		t.Errorf("got %d provides, want 5", len(deps))
+	}
+	want := []string{"-q", "--define", "_with_docs 1", "--define", "b x y", "--define", "dist .el9", "--builtrpms", "--qf", specQueryFormat, spec}
+	if c := f.cmds[0]; c.Name != "rpmspec" || !reflect.DeepEqual(c.Args, want) || c.Dir != filepath.Dir(spec) {
+		t.Errorf("ran %s %q in %s, want rpmspec %q", c.Name, c.Args, c.Dir, want)
+	}
+
+	f = &fakeRunner{stdout: "gcc\nrpmlib(CompressedFileNames) <= 3.0.4-1\nzlib-devel >= 1.2\n"}
+	deps, err = SpecBuildRequires(context.Background(), f, spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := mustDeps(t, "gcc", "zlib-devel >= 1.2"); !reflect.DeepEqual(deps, want) {
+		t.Errorf("SpecBuildRequires = %v, want %v", deps, want)
+	}
+	if got := f.cmds[0].Args; !reflect.DeepEqual(got, []string{"-q", "--buildrequires", spec}) {
+		t.Errorf("args %q", got)
+	}
+
+	f = &fakeRunner{err: errors.New("exit status 1")}
+	if _, err := SpecBuildRequires(context.Background(), f, spec, nil); err == nil || !strings.Contains(err.Error(), "demo.spec") {
+		t.Errorf("error %v does not name the spec", err)
+	}
+	f = &fakeRunner{stdout: "package\n"}
+	if _, err := SpecProvides(context.Background(), f, spec, nil); err == nil || !strings.Contains(err.Error(), "rpmspec output") {
+		t.Errorf("bad output: error %v", err)
+	}
+	if _, err := SpecProvides(context.Background(), f, "testdata/missing.spec", nil); err == nil {
+		t.Error("missing spec: no error")
+	}
+}
+
+func depStrings(deps []rpm.Dep) []string {
+	out := make([]string, len(deps))
+	for i, d := range deps {
+		out[i] = d.String()
+	}
+	return out
+}
+
+func TestSpecQueriesRpmspec(t *testing.T) {
+	needTools(t, "rpmspec")
+	ctx := context.Background()
+	prov, err := SpecProvides(ctx, runner.Default, "testdata/demo.spec", map[string]string{"dist": ".el9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := depStrings(prov)
+	for _, want := range []string{"demo = 1:2.1-3.el9", "demo-devel = 1:2.1-3.el9", "libdemo-devel(x86-64) = 2.1"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("provides %q lack %q", got, want)
+		}
+	}
+	for _, d := range got {
+		if strings.Contains(d, "unbuilt") {
+			t.Errorf("provides %q include the subpackage without %%files", got)
+		}
+	}
+
+	br, err := SpecBuildRequires(ctx, runner.Default, "testdata/demo.spec", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := depStrings(br), []string{"(python3-setuptools or python3-pip)", "/usr/bin/make", "gcc", "zlib-devel >= 1.2.11"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("BuildRequires = %q, want %q", got, want)
+	}
+	br, err = SpecBuildRequires(ctx, runner.Default, "testdata/demo.spec", map[string]string{"with_extra": "1", "_with_docs": "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := depStrings(br); !slices.Contains(got, "extra-devel = 4") || !slices.Contains(got, "sphinx") {
+		t.Errorf("defines and bconds not applied: %q", got)
+	}
+}
+
+func TestSRPMSpec(t *testing.T) {
+	needTools(t, "rpm2cpio", "cpio")
+	ctx := context.Background()
+	dir := t.TempDir()
+	spec, err := SRPMSpec(ctx, runner.Default, fixtures+"hello-1.0-1.src.rpm", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec != filepath.Join(dir, "hello.spec") {
+		t.Errorf("spec at %s", spec)
+	}
+	data, err := os.ReadFile(spec)
+	if err != nil || !strings.Contains(string(data), "Name: hello") {
+		t.Errorf("extracted spec %q, %v", data, err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Errorf("dir holds %d entries, want only the spec", len(ents))
+	}
+
+	for _, bad := range []struct{ file, want string }{
+		{"hello-2.0-1.x86_64.rpm", "no top-level .spec"},
+		{"hello-2.0-1.x86_64-corrupted.rpm", "extract spec of"},
+		{"does-not-exist.src.rpm", "no such file"},
+	} {
+		_, err := SRPMSpec(ctx, runner.Default, fixtures+bad.file, dir)
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s: error %v, want %q", bad.file, err, bad.want)
+		}
+	}
+	ents, _ = os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Errorf("failed extractions left %d entries in dir", len(ents))
+	}
+
+	// The extracted spec gives the same provides as the one in testdata.
+	needTools(t, "rpmspec")
+	prov, err := SpecProvides(ctx, runner.Default, spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := depStrings(prov); !slices.Contains(got, "hello = 1.0-1") {
+		t.Errorf("provides of extracted spec: %q", got)
+	}
+}
+
+func TestSRPMSpecCancelled(t *testing.T) {
+	needTools(t, "rpm2cpio", "cpio")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	dir := t.TempDir()
+	if _, err := SRPMSpec(ctx, runner.Default, fixtures+"hello-1.0-1.src.rpm", dir); err == nil {
+		t.Fatal("cancelled extraction succeeded")
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("cancelled extraction left %d entries", len(ents))
+	}
+}
+
+func TestSRPMBuildRequires(t *testing.T) {
+	dir := t.TempDir()
+	src, err := rpmtest.WriteFile(dir, "demo-1.0-1.src.rpm", rpmtest.Package{
+		Name: "demo", Version: "1.0", Release: "1", Arch: "x86_64", Source: true,
+		Requires: []rpmtest.Dep{
+			{Name: "gcc"},
+			{Name: "zlib-devel", Flags: uint32(rpm.SenseGreater | rpm.SenseEqual), Version: "1.2.11"},
+			{Name: "rpmlib(CompressedFileNames)", Flags: uint32(rpm.SenseLess | rpm.SenseEqual | rpm.SenseRpmlib), Version: "3.0.4-1"},
+			{Name: "(python3-setuptools or python3-pip)"},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := SRPMBuildRequires(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"gcc", "zlib-devel >= 1.2.11", "(python3-setuptools or python3-pip)"}; !reflect.DeepEqual(depStrings(got), want) {
+		t.Errorf("SRPMBuildRequires = %q, want %q", depStrings(got), want)
+	}
+
+	// A real SRPM with only rpmlib() requirements has no BuildRequires.
+	got, err = SRPMBuildRequires(fixtures + "foo-1.0-1.src.rpm")
+	if err != nil || len(got) != 0 {
+		t.Errorf("foo SRPM: %v, %v", got, err)
+	}
+	if _, err := SRPMBuildRequires(fixtures + "hello-2.0-1.x86_64.rpm"); err == nil || !strings.Contains(err.Error(), "not a source RPM") {
+		t.Errorf("binary package: error %v", err)
+	}
+	if _, err := SRPMBuildRequires(fixtures + "hello-2.0-1.x86_64-corrupted.rpm"); err == nil {
+		t.Error("corrupted package: no error")
+	}
+}

@@ -1,0 +1,3 @@
+#include "demo.h"
+
+int demo_answer(void) { return 42; }
