@@ -20,6 +20,8 @@ type applier struct {
 	// dirTimes holds the times of every directory changed, as they were
 	// before the first change, to be restored at the end.
 	dirTimes map[string]times
+	// cur is the directory handle in use, nil when none is open.
+	cur *dirHandle
 }
 
 // run writes the broken-links file, then applies the symlink plans, then
@@ -80,6 +82,44 @@ func (a *applier) run(ctx context.Context, plans []plan, hard []string, listPath
 	return nil
 }
 
+// dirHandle is one open directory of the tree: a Root for calls by name and
+// a File for the descriptor-based ones. Calls on a single name neither walk
+// a path nor follow the name when it is a symlink.
+type dirHandle struct {
+	path string
+	root *os.Root
+	file *os.File
+}
+
+// dir returns a handle on the tree directory p (a bundle path), reusing the
+// last one: plans come in path order, so most calls share a directory.
+func (a *applier) dir(p string) (*dirHandle, error) {
+	if a.cur != nil && a.cur.path == p {
+		return a.cur, nil
+	}
+	a.closeDir()
+	r, err := a.root.OpenRoot(rootRel(p))
+	if err != nil {
+		return nil, fmt.Errorf("open directory %s: %w", p, err)
+	}
+	f, err := r.Open(".")
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("open directory %s: %w", p, err)
+	}
+	a.cur = &dirHandle{path: p, root: r, file: f}
+	return a.cur, nil
+}
+
+// closeDir closes the cached directory handle.
+func (a *applier) closeDir() {
+	if a.cur != nil {
+		a.cur.file.Close()
+		a.cur.root.Close()
+		a.cur = nil
+	}
+}
+
 // touchDir records the times of the directory dir before its first change.
 func (a *applier) touchDir(dir string) error {
 	if _, ok := a.dirTimes[dir]; ok {
@@ -102,16 +142,24 @@ func (a *applier) restoreDirTimes() error {
 	slices.Sort(dirs)
 	var errs []error
 	for _, d := range dirs {
-		if err := setTimes(a.root, d, a.dirTimes[d]); err != nil {
-			errs = append(errs, err)
+		parent, name := path.Dir(d), path.Base(d)
+		if d == "/" {
+			name = "."
+		}
+		h, err := a.dir(parent)
+		if err == nil {
+			err = setTimes(h.file, name, a.dirTimes[d])
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("restore times of %s: %w", d, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// tempName returns a fresh name in dir for a temporary file or link.
-func tempName(dir string) string {
-	return path.Join(dir, fmt.Sprintf(".bundle-links-%016x.tmp", rand.Uint64()))
+// tempName returns a fresh name for a temporary file or link.
+func tempName() string {
+	return fmt.Sprintf(".bundle-links-%016x.tmp", rand.Uint64())
 }
 
 // maxTempTries bounds the search for an unused temporary name.
@@ -120,20 +168,25 @@ const maxTempTries = 100
 // replaceLink replaces the symlink p by one to target, keeping its owner (as
 // root) and times.
 func (a *applier) replaceLink(p, target string) error {
-	fi, err := a.root.Lstat(rootRel(p))
+	if err := a.touchDir(path.Dir(p)); err != nil {
+		return fmt.Errorf("relink %s: %w", p, err)
+	}
+	h, err := a.dir(path.Dir(p))
+	if err != nil {
+		return fmt.Errorf("relink %s: %w", p, err)
+	}
+	name := path.Base(p)
+	fi, err := h.root.Lstat(name)
 	if err != nil {
 		return fmt.Errorf("relink %s: %w", p, err)
 	}
 	if fi.Mode()&fs.ModeSymlink == 0 {
 		return fmt.Errorf("relink %s: no longer a symlink", p)
 	}
-	if err := a.touchDir(path.Dir(p)); err != nil {
-		return fmt.Errorf("relink %s: %w", p, err)
-	}
 	var tmp string
 	for i := 0; ; i++ {
-		tmp = tempName(path.Dir(p))
-		err = a.root.Symlink(target, rootRel(tmp))
+		tmp = tempName()
+		err = h.root.Symlink(target, tmp)
 		if err == nil {
 			break
 		}
@@ -143,17 +196,17 @@ func (a *applier) replaceLink(p, target string) error {
 	}
 	err = func() error {
 		if uid, gid, ok := ownerOf(fi); ok && os.Geteuid() == 0 {
-			if err := a.root.Lchown(rootRel(tmp), uid, gid); err != nil {
+			if err := h.root.Lchown(tmp, uid, gid); err != nil {
 				return err
 			}
 		}
-		if err := setTimes(a.root, tmp, timesOf(fi)); err != nil {
+		if err := setTimes(h.file, tmp, timesOf(fi)); err != nil {
 			return err
 		}
-		return a.root.Rename(rootRel(tmp), rootRel(p))
+		return h.root.Rename(tmp, name)
 	}()
 	if err != nil {
-		a.root.Remove(rootRel(tmp))
+		h.root.Remove(tmp)
 		return fmt.Errorf("relink %s: %w", p, err)
 	}
 	return nil
@@ -163,29 +216,30 @@ func (a *applier) replaceLink(p, target string) error {
 // file in dst's directory renamed over dst, with src's mode, times and (as
 // root) owner. src == dst gives a file its own inode.
 func (a *applier) copyOver(src, dst string) error {
-	fi, err := a.root.Lstat(rootRel(src))
-	if err != nil {
-		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("copy %s to %s: source is no longer a regular file", src, dst)
-	}
 	in, err := a.root.OpenFile(rootRel(src), os.O_RDONLY, 0)
 	if err != nil {
 		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
 	defer in.Close()
-	if ifi, err := in.Stat(); err != nil || !os.SameFile(fi, ifi) {
-		return fmt.Errorf("copy %s to %s: source changed while being copied", src, dst)
+	fi, err := in.Stat()
+	if err != nil {
+		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
+	}
+	if lfi, err := a.root.Lstat(rootRel(src)); err != nil || !lfi.Mode().IsRegular() || !os.SameFile(fi, lfi) {
+		return fmt.Errorf("copy %s to %s: source is no longer the regular file it was", src, dst)
 	}
 	if err := a.touchDir(path.Dir(dst)); err != nil {
+		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
+	}
+	h, err := a.dir(path.Dir(dst))
+	if err != nil {
 		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
 	var tmp string
 	var out *os.File
 	for i := 0; ; i++ {
-		tmp = tempName(path.Dir(dst))
-		out, err = a.root.OpenFile(rootRel(tmp), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		tmp = tempName()
+		out, err = h.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err == nil {
 			break
 		}
@@ -212,13 +266,13 @@ func (a *applier) copyOver(src, dst string) error {
 		if err := out.Close(); err != nil {
 			return err
 		}
-		if err := setTimes(a.root, tmp, timesOf(fi)); err != nil {
+		if err := setTimes(h.file, tmp, timesOf(fi)); err != nil {
 			return err
 		}
-		return a.root.Rename(rootRel(tmp), rootRel(dst))
+		return h.root.Rename(tmp, path.Base(dst))
 	}()
 	if err != nil {
-		a.root.Remove(rootRel(tmp))
+		h.root.Remove(tmp)
 		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
 	return nil
@@ -226,17 +280,22 @@ func (a *applier) copyOver(src, dst string) error {
 
 // remove deletes the symlink p.
 func (a *applier) remove(p string) error {
-	fi, err := a.root.Lstat(rootRel(p))
+	if err := a.touchDir(path.Dir(p)); err != nil {
+		return fmt.Errorf("remove %s: %w", p, err)
+	}
+	h, err := a.dir(path.Dir(p))
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", p, err)
+	}
+	name := path.Base(p)
+	fi, err := h.root.Lstat(name)
 	if err != nil {
 		return fmt.Errorf("remove %s: %w", p, err)
 	}
 	if fi.Mode()&fs.ModeSymlink == 0 {
 		return fmt.Errorf("remove %s: no longer a symlink", p)
 	}
-	if err := a.touchDir(path.Dir(p)); err != nil {
-		return fmt.Errorf("remove %s: %w", p, err)
-	}
-	if err := a.root.Remove(rootRel(p)); err != nil {
+	if err := h.root.Remove(name); err != nil {
 		return fmt.Errorf("remove %s: %w", p, err)
 	}
 	return nil

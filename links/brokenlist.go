@@ -1,6 +1,7 @@
 package links
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -65,15 +66,25 @@ func mergeList(old []byte, lines []string) []byte {
 }
 
 // writeList merges lines into the broken-links file p (a bundle path at the
-// root) through a temporary file renamed over it.
+// root) through a temporary file renamed over it. The file gets the times
+// the root directory had before Fix changed it, so the tree stays
+// reproducible; a file that already holds every line is left alone.
 func (a *applier) writeList(p string, lines []string) error {
+	dir, name := path.Dir(p), path.Base(p)
+	if err := a.touchDir(dir); err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	h, err := a.dir(dir)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
 	var old []byte
 	perm := fs.FileMode(0o644)
-	fi, err := a.root.Lstat(rootRel(p))
+	fi, err := h.root.Lstat(name)
 	switch {
 	case err == nil && fi.Mode().IsRegular():
 		perm = fi.Mode().Perm()
-		if old, err = a.root.ReadFile(rootRel(p)); err != nil {
+		if old, err = h.root.ReadFile(name); err != nil {
 			return fmt.Errorf("read %s: %w", p, err)
 		}
 	case err == nil:
@@ -82,14 +93,14 @@ func (a *applier) writeList(p string, lines []string) error {
 		return fmt.Errorf("lstat %s: %w", p, err)
 	}
 	data := mergeList(old, lines)
-	if err := a.touchDir(path.Dir(p)); err != nil {
-		return fmt.Errorf("write %s: %w", p, err)
+	if bytes.Equal(data, old) {
+		return nil
 	}
 	var tmp string
 	var out *os.File
 	for i := 0; ; i++ {
-		tmp = tempName(path.Dir(p))
-		out, err = a.root.OpenFile(rootRel(tmp), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		tmp = tempName()
+		out, err = h.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err == nil {
 			break
 		}
@@ -108,10 +119,13 @@ func (a *applier) writeList(p string, lines []string) error {
 		err = cerr
 	}
 	if err == nil {
-		err = a.root.Rename(rootRel(tmp), rootRel(p))
+		err = setTimes(h.file, tmp, a.dirTimes[dir])
+	}
+	if err == nil {
+		err = h.root.Rename(tmp, name)
 	}
 	if err != nil {
-		a.root.Remove(rootRel(tmp))
+		h.root.Remove(tmp)
 		return fmt.Errorf("write %s: %w", p, err)
 	}
 	return nil

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -253,5 +255,70 @@ func TestReportJSON(t *testing.T) {
 	}
 	if got := string(must(json.Marshal(rep2))); got != `{"relativised":[],"copied":[],"dropped":[],"hard_links_broken":[],"loops":[]}` {
 		t.Errorf("second report JSON = %s", got)
+	}
+}
+
+// cancelAfter is a slog handler that cancels a context at the n-th record.
+type cancelAfter struct {
+	n      *int
+	cancel context.CancelFunc
+}
+
+func (h cancelAfter) Enabled(context.Context, slog.Level) bool { return true }
+func (h cancelAfter) Handle(context.Context, slog.Record) error {
+	if *h.n--; *h.n == 0 {
+		h.cancel()
+	}
+	return nil
+}
+func (h cancelAfter) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h cancelAfter) WithGroup(string) slog.Handler      { return h }
+
+// TestFixInterrupted cancels Fix after each of its changes in turn and
+// checks that the tree holds no temporary file and that a second run ends
+// exactly where an uninterrupted run does.
+func TestFixInterrupted(t *testing.T) {
+	spec := []entry{
+		F("usr/lib/libz.so.1.2", "z"),
+		L("usr/lib/libz.so.1", "/usr/lib/libz.so.1.2"),
+		L("usr/lib/gone", "/nowhere"),
+		L("usr/bin/esc", "../../../opt/f"),
+		F("opt/f", "f"),
+		L("usr/share/d", "../../../opt"),
+		L("usr/share/bad", "../bad"),
+		F("a/h", "h"),
+		H("b/h", "a/h"),
+	}
+	ref := realTempDir(t)
+	build(t, ref, spec...)
+	full, err := Fix(context.Background(), ref, Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := snapshot(t, ref, true)
+	changes := len(full.Relativised) + len(full.Copied) + len(full.Dropped) + len(full.HardLinksBroken)
+	for k := 1; k < changes; k++ {
+		t.Run(fmt.Sprint(k), func(t *testing.T) {
+			root := realTempDir(t)
+			build(t, root, spec...)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			n := k
+			_, err := Fix(ctx, root, Options{Logger: slog.New(cancelAfter{&n, cancel})})
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("Fix cancelled after %d changes: err = %v", k, err)
+			}
+			for _, l := range snapshot(t, root, false) {
+				if strings.Contains(l, ".bundle-links-") {
+					t.Errorf("temporary file left: %s", l)
+				}
+			}
+			if _, err := Fix(context.Background(), root, Options{Logger: quiet}); err != nil {
+				t.Fatal(err)
+			}
+			if got := snapshot(t, root, true); !slices.Equal(got, want) {
+				t.Errorf("interrupted then resumed differs from one run:\n%s", diffLines(got, want))
+			}
+		})
 	}
 }

@@ -51,7 +51,8 @@
 // only written when a link is removed, and it is written before any link is
 // removed, so an interrupted run never loses a line. A path or target with a
 // control character, invalid UTF-8, a leading quote or " -> " in it is
-// written as a Go quoted string.
+// written as a Go quoted string. The file carries the times the root
+// directory had, so that it does not make the tree depend on the clock.
 //
 // Replacements keep the times of what they replace (a symlink's times for a
 // symlink, the source's for a copy) and the modification and access times of
@@ -166,7 +167,9 @@ func newReport() *Report {
 // Fix makes the symlinks and hard links under root safe for CVMFS, as the
 // package documentation describes, and reports what it changed. On error or
 // cancellation the changes made so far are complete and consistent (each
-// path is either as it was or fully replaced) and a new run finishes the job.
+// path is either as it was or fully replaced, changed directories get their
+// times back) and a new run finishes the job; the report returned with such
+// an error lists the changes made, and is nil when none was attempted.
 func Fix(ctx context.Context, root string, opts Options) (*Report, error) {
 	log := opts.Logger
 	if log == nil {
@@ -203,6 +206,7 @@ func Fix(ctx context.Context, root string, opts Options) (*Report, error) {
 	if rerr := a.restoreDirTimes(); err == nil {
 		err = rerr
 	}
+	a.closeDir()
 	if err != nil {
 		return rep, fmt.Errorf("fix links in %s: %w", root, err)
 	}
@@ -243,7 +247,8 @@ func scanTree(ctx context.Context, r *os.Root) (*scan, error) {
 		case d.Type()&fs.ModeSymlink != 0:
 			sc.links = append(sc.links, bundlePath(name))
 		case d.Type().IsRegular():
-			fi, err := r.Lstat(name)
+			// Entries read through os.Root carry their lstat already.
+			fi, err := d.Info()
 			if err != nil {
 				return fmt.Errorf("lstat %s: %w", bundlePath(name), err)
 			}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"syscall"
 	"time"
 	"unsafe"
@@ -31,28 +30,19 @@ func ownerOf(fi fs.FileInfo) (uid, gid int, ok bool) {
 	return int(st.Uid), int(st.Gid), true
 }
 
-// setTimes sets the times of the bundle path p without following it when it
-// is a symlink: utimensat(AT_SYMLINK_NOFOLLOW) relative to its parent
-// directory, which is opened through the root.
-func setTimes(r *os.Root, p string, t times) error {
-	dir, name := path.Dir(p), path.Base(p)
-	if p == "/" {
-		name = "."
-	}
-	d, err := r.Open(rootRel(dir))
-	if err != nil {
-		return fmt.Errorf("set times of %s: %w", p, err)
-	}
-	defer d.Close()
+// setTimes sets the times of name, an entry of the open directory dir,
+// without following it when it is a symlink: utimensat(AT_SYMLINK_NOFOLLOW)
+// relative to the directory. name "." is the directory itself.
+func setTimes(dir *os.File, name string, t times) error {
 	cname, err := syscall.BytePtrFromString(name)
 	if err != nil {
-		return fmt.Errorf("set times of %s: %w", p, err)
+		return fmt.Errorf("set times of %s: %w", name, err)
 	}
 	ts := [2]syscall.Timespec{syscall.NsecToTimespec(t.atime.UnixNano()), syscall.NsecToTimespec(t.mtime.UnixNano())}
-	_, _, errno := syscall.Syscall6(syscall.SYS_UTIMENSAT, d.Fd(), uintptr(unsafe.Pointer(cname)),
+	_, _, errno := syscall.Syscall6(syscall.SYS_UTIMENSAT, dir.Fd(), uintptr(unsafe.Pointer(cname)),
 		uintptr(unsafe.Pointer(&ts[0])), uintptr(_AT_SYMLINK_NOFOLLOW), 0, 0)
 	if errno != 0 {
-		return fmt.Errorf("set times of %s: %w", p, errno)
+		return fmt.Errorf("set times of %s: %w", name, errno)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -100,7 +101,13 @@ func setAllTimes(t testing.TB, root string) {
 		if err != nil {
 			return err
 		}
-		return setTimes(r, bundlePath(name), tm)
+		dir, base := path.Dir(name), path.Base(name)
+		f, err := r.Open(dir)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return setTimes(f, base, tm)
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -134,7 +134,8 @@ func (s sandboxRun) bwrapArgs() []string {
 			"setpriv", "--reuid="+strconv.Itoa(buildUID), "--regid="+strconv.Itoa(buildGID),
 			"--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--")
 	} else {
-		a = append(a, "--")
+		// Root of the user namespace, with no capabilities even there.
+		a = append(a, "--cap-drop", "ALL", "--")
 	}
 	return append(a, s.Argv...)
 }

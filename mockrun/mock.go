@@ -322,6 +322,7 @@ type BuildError struct {
 	Stage string // the stage that did not finish ("" when unknown)
 	Log   string // the full log
 	Tail  string // its last lines
+	Hint  string // what the failure most likely means, when known
 	Err   error
 }
 
@@ -336,7 +337,12 @@ func (e *BuildError) Error() string {
 	if errors.As(e.Err, &re) {
 		cause = re.Err
 	}
-	if cause != nil {
+	switch {
+	case e.Hint != "" && cause != nil:
+		b.WriteString(": " + e.Hint + " (" + cause.Error() + ")")
+	case e.Hint != "":
+		b.WriteString(": " + e.Hint)
+	case cause != nil:
 		b.WriteString(": " + cause.Error())
 	}
 	if e.Log != "" {

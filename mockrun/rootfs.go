@@ -19,13 +19,15 @@ import (
 
 // rootfsFormat is bumped whenever the way a rootfs is made changes (the
 // variant, the hooks, the build user), so old caches are not reused.
-const rootfsFormat = 1
+const rootfsFormat = 2
 
 // Build user inside the sandbox: rpmbuild never runs as root, like mock's
-// mockbuild user.
+// mockbuild user. Its id is no login user's on the host (so no host user
+// can signal, trace or write for the build) and stays below 2097151, the
+// largest id a ustar archive holds (automake's dist-ustar checks it).
 const (
-	buildUID  = 1000
-	buildGID  = 1000
+	buildUID  = 1999999
+	buildGID  = 1999999
 	buildUser = "builder"
 	buildHome = "/builddir"
 )

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -176,8 +177,29 @@ func checkUserns() error {
 			return fmt.Errorf("not root and kernel %s cannot mount overlayfs in a user namespace (needs 5.11): run as root", rel)
 		}
 	}
+	return nil
+}
+
+// checkSubids explains why mmdebstrap cannot make a rootfs in a user
+// namespace here, if it cannot: it maps a range of subordinate ids.
+func checkSubids() error {
 	if _, err := exec.LookPath("newuidmap"); err != nil {
 		return errors.New("not root and newuidmap is missing (package uidmap), which mmdebstrap needs to make the rootfs: install it or run as root")
+	}
+	u, err := user.Current()
+	if err != nil {
+		return fmt.Errorf("not root and the current user is unknown: %w", err)
+	}
+	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
+		data, _ := os.ReadFile(f)
+		found := false
+		for _, line := range strings.Split(string(data), "\n") {
+			owner, _, _ := strings.Cut(line, ":")
+			found = found || (owner != "" && (owner == u.Username || owner == u.Uid))
+		}
+		if !found {
+			return fmt.Errorf("not root and %s has no range for user %s, which mmdebstrap needs to make the rootfs: add one (usermod --add-subuids/--add-subgids) or run as root", f, u.Username)
+		}
 	}
 	return nil
 }
@@ -186,6 +208,11 @@ func checkUserns() error {
 func (s *Sandbox) makeRootfs(ctx context.Context, tmp string) error {
 	if _, err := exec.LookPath("mmdebstrap"); err != nil {
 		return errors.New("mmdebstrap is missing: install package mmdebstrap")
+	}
+	if s.def.Unprivileged {
+		if err := checkSubids(); err != nil {
+			return err
+		}
 	}
 	root := filepath.Join(tmp, "root")
 	logPath := s.cache.logPath()
@@ -251,6 +278,11 @@ func (s *Sandbox) newScratch(id string) (*scratch, error) {
 	dir := filepath.Join(s.opts.WorkDir, "sandbox", id)
 	if err := removeTree(dir); err != nil { // a previous attempt's leftovers
 		return nil, fmt.Errorf("sandbox scratch %s: %w", dir, err)
+	}
+	// Private: only root (and the build through its bind mounts) reaches
+	// the overlay layers and the output.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("sandbox scratch: %w", err)
 	}
 	sc := &scratch{dir: dir}
 	sc.upper, sc.work, sc.merged = filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "merged")
@@ -319,10 +351,10 @@ func (s *Sandbox) run(ctx context.Context, what string, sc *scratch, withLayer b
 	if err == nil {
 		return nil
 	}
-	if cg != nil && cg.oomKills() > 0 {
-		err = fmt.Errorf("ran out of its memory cap of %d bytes (raise the job's memory or lower its parallelism): %w", memory, err)
-	}
 	be := &BuildError{What: what, Log: log, Err: err}
+	if cg != nil && cg.oomKills() > 0 {
+		be.Hint = fmt.Sprintf("it ran out of its memory cap of %d bytes (raise the job's memory or lower its parallelism)", memory)
+	}
 	if re := (*runner.Error)(nil); errors.As(err, &re) {
 		be.Tail = re.Tail
 		be.Stage = rpmbuildStage(re.Tail)

@@ -45,7 +45,7 @@ func testExtract(ctx context.Context, root string, rpms []string) error {
 		}
 		if _, err := (runner.Exec{}).Run(ctx, runner.Cmd{
 			Name: "sh", Args: []string{"-c", `rpm2cpio "$1" | cpio -idm --quiet --no-absolute-filenames`, "sh", abs},
-			Dir:  root,
+			Dir: root,
 		}); err != nil {
 			return err
 		}
@@ -118,21 +118,21 @@ func TestSandboxRebuildHello(t *testing.T) {
 		t.Fatal(err)
 	}
 	var names []string
-	for _, p := range append(res.RPMs, res.SRPMs...) {
+	for _, p := range append(append([]string(nil), res.RPMs...), res.SRPMs...) {
 		if filepath.Dir(p) != job.ResultDir {
 			t.Errorf("%s is not in the result directory", p)
 		}
 		names = append(names, filepath.Base(p))
 	}
-	want := []string{"hello-1.0-1.deb12.x86_64.rpm", "hello-1.0-1.deb12.src.rpm"}
-	for _, w := range want {
-		found := false
-		for _, n := range names {
-			found = found || n == w
-		}
-		if !found {
-			t.Errorf("built %v, want %s among them", names, w)
-		}
+	// hello's Release has no %{?dist}.
+	if strings.Join(names, " ") != "hello-1.0-1.x86_64.rpm hello-1.0-1.src.rpm" {
+		t.Errorf("built %v", names)
+	}
+	if got := rpmQuery(t, res.RPMs[0], "%{BUILDHOST} %{ARCH}"); got != "bundle-sandbox x86_64" {
+		t.Errorf("build host and arch %q", got)
+	}
+	if got := rpmList(t, res.RPMs[0]); !strings.Contains(got, "/usr/local/bin/hello\n") {
+		t.Errorf("hello's files:\n%s", got)
 	}
 	if _, err := os.Stat(filepath.Join(job.LogDir, "build.log")); err != nil {
 		t.Errorf("no build log: %v", err)
@@ -144,5 +144,192 @@ func TestSandboxRebuildHello(t *testing.T) {
 	mounts, _ := os.ReadFile("/proc/self/mountinfo")
 	if strings.Contains(string(mounts), b.opts.WorkDir) {
 		t.Errorf("a sandbox mount leaked to the host:\n%s", mounts)
+	}
+}
+
+// rpmQuery runs rpm -qp --qf on a package.
+func rpmQuery(t *testing.T, rpm, format string) string {
+	t.Helper()
+	requireTools(t, "rpm")
+	out, err := exec.Command("rpm", "-qp", "--nosignature", "--qf", format, rpm).CombinedOutput()
+	if err != nil {
+		t.Fatalf("rpm -qp %s: %v: %s", rpm, err, out)
+	}
+	return string(out)
+}
+
+// rpmList lists a package's files, one per line.
+func rpmList(t *testing.T, rpm string) string {
+	t.Helper()
+	requireTools(t, "rpm")
+	out, err := exec.Command("rpm", "-qpl", "--nosignature", rpm).CombinedOutput()
+	if err != nil {
+		t.Fatalf("rpm -qpl %s: %v: %s", rpm, err, out)
+	}
+	return string(out)
+}
+
+// specSRPM builds the source RPM of testdata/specs/<name>.spec in the
+// sandbox.
+func specSRPM(t *testing.T, b *Sandbox, name string, files ...string) string {
+	t.Helper()
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, filepath.Join("testdata", "specs", f))
+	}
+	dir := t.TempDir()
+	srpm, err := b.BuildSRPM(context.Background(), filepath.Join("testdata", "specs", name+".spec"), paths, filepath.Join(dir, "srpm"), filepath.Join(dir, "logs"))
+	if err != nil {
+		t.Fatalf("BuildSRPM %s: %v", name, err)
+	}
+	return srpm
+}
+
+// hostMarker makes a file that exists only on the host.
+func hostMarker(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "host-only-marker")
+	if err := os.WriteFile(p, []byte("host"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestSandboxBuildRequiresLayer(t *testing.T) {
+	b := newTestSandbox(t)
+	if _, err := os.Stat("/usr/include/zlib.h"); err != nil {
+		t.Log("the host has no /usr/include/zlib.h (zlib1g-dev): only the marker file shows the host is invisible")
+	}
+	ctx := context.Background()
+	lib := specSRPM(t, b, "libdemo", "demo.h", "demo.c")
+	if filepath.Base(lib) != "libdemo-1.0-1.deb12.src.rpm" {
+		t.Errorf("BuildSRPM made %s", lib)
+	}
+	libRes, err := b.Build(ctx, newJob(t, "libdemo", lib))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(libRes.RPMs) != 2 {
+		t.Fatalf("libdemo built %v", libRes.RPMs)
+	}
+	consumer := specSRPM(t, b, "consumer", "consumer.c")
+	marker := hostMarker(t)
+
+	job := newJob(t, "demo-consumer", consumer)
+	job.BuildRequires = libRes.RPMs
+	job.Defines = map[string]string{"host_marker": marker}
+	res, err := b.Build(ctx, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.RPMs) != 1 || filepath.Base(res.RPMs[0]) != "demo-consumer-1.0-1.deb12.x86_64.rpm" {
+		t.Errorf("consumer built %v", res.RPMs)
+	}
+	if got := rpmQuery(t, res.RPMs[0], "[%{REQUIRES}\n]"); !strings.Contains(got, "libdemo.so.1()(64bit)") {
+		t.Errorf("the consumer was not linked against libdemo:\n%s", got)
+	}
+
+	// Without the layer the header is nowhere: the layer, not the host or
+	// the rootfs, provided it.
+	job = newJob(t, "demo-consumer", consumer)
+	job.ID = "demo-consumer-nolayer"
+	job.Defines = map[string]string{"host_marker": marker}
+	_, err = b.Build(ctx, job)
+	var be *BuildError
+	if !errors.As(err, &be) || !strings.Contains(be.Tail, "demo.h") || be.Stage != "%build" {
+		t.Fatalf("building the consumer without its BuildRequires: got %v", err)
+	}
+}
+
+func TestSandboxIsolation(t *testing.T) {
+	b := newTestSandbox(t)
+	t.Setenv("BUNDLE_LEAK_CHECK", "1")
+	if _, err := os.Stat("/tmp/bundle-probe"); err == nil {
+		t.Skip("/tmp/bundle-probe exists on the host; remove it")
+	}
+	job := newJob(t, "sandbox-probe", specSRPM(t, b, "probe"))
+	job.Jobs = 3
+	job.Defines = map[string]string{"host_marker": hostMarker(t), "probe_define": "value with spaces"}
+	job.With = []string{"probe_bcond"}
+	job.Without = []string{"probe_docs"}
+	res, err := b.Build(context.Background(), job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.RPMs) != 1 || filepath.Base(res.RPMs[0]) != "sandbox-probe-1.0-1.deb12.noarch.rpm" {
+		t.Errorf("built %v", res.RPMs)
+	}
+	// The checks ran (the build's shell traces them).
+	log, err := os.ReadFile(filepath.Join(job.LogDir, "build.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"+ test 1999999 = 1999999", "+ test -j3 = -j3", "+ test .deb12 = .deb12", "+ test value with spaces = value with spaces", "+ true\n", "+ touch /tmp/bundle-probe /var/tmp/bundle-probe"} {
+		if !strings.Contains(string(log), w) {
+			t.Errorf("build.log lacks %q", w)
+		}
+	}
+	if t.Failed() {
+		t.Logf("build.log:\n%s", log)
+	}
+	// What the build wrote to /tmp and /var/tmp went with its scratch layer.
+	for _, p := range []string{"/tmp/bundle-probe", filepath.Join(b.Rootfs(), "var/tmp/bundle-probe"), filepath.Join(b.Rootfs(), "tmp/bundle-probe")} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("the build's file %s reached the host", p)
+		}
+	}
+}
+
+func TestSandboxNoNetwork(t *testing.T) {
+	b := newTestSandbox(t)
+	job := newJob(t, "sandbox-network", specSRPM(t, b, "network"))
+	start := time.Now()
+	_, err := b.Build(context.Background(), job)
+	if err == nil {
+		t.Fatal("a build reached the network")
+	}
+	if !strings.Contains(err.Error(), "Network is unreachable") {
+		t.Errorf("error does not say the network is unreachable:\n%v", err)
+	}
+	if d := time.Since(start); d > 50*time.Second {
+		t.Errorf("the network attempt took %s: it must fail at once, not time out", d)
+	}
+}
+
+func TestSandboxFailureTail(t *testing.T) {
+	b := newTestSandbox(t)
+	job := newJob(t, "sandbox-fail", specSRPM(t, b, "fail"))
+	_, err := b.Build(context.Background(), job)
+	var be *BuildError
+	if !errors.As(err, &be) {
+		t.Fatalf("got %v, want a *BuildError", err)
+	}
+	msg := err.Error()
+	for _, w := range []string{"sandbox build of sandbox-fail", "during %build", "output line 100\n", "the build failed on purpose", "Bad exit status", filepath.Join(job.LogDir, "build.log")} {
+		if !strings.Contains(msg, w) {
+			t.Errorf("error lacks %q:\n%s", w, msg)
+		}
+	}
+	if strings.Contains(msg, "output line 50\n") {
+		t.Errorf("error carries more than the log's tail:\n%s", msg)
+	}
+	if n := strings.Count(be.Tail, "\n") + 1; n != 40 {
+		t.Errorf("tail has %d lines, want 40", n)
+	}
+	if ents, _ := os.ReadDir(job.ResultDir); len(ents) != 0 {
+		t.Errorf("a failed build left %d files in the result directory", len(ents))
+	}
+}
+
+func TestSandboxMemoryCap(t *testing.T) {
+	b := newTestSandbox(t)
+	job := newJob(t, "sandbox-memhog", specSRPM(t, b, "memhog"))
+	job.MemoryBytes = 128 << 20
+	_, err := b.Build(context.Background(), job)
+	if err == nil {
+		log, _ := os.ReadFile(filepath.Join(job.LogDir, "build.log"))
+		t.Fatalf("a build used 400 MB under a 128 MB cap:\n%s", log)
+	}
+	if !strings.Contains(err.Error(), "memory cap of 134217728 bytes") && !strings.Contains(err.Error(), "memory exhausted") {
+		t.Errorf("error does not tell the memory cap was hit:\n%v", err)
 	}
 }

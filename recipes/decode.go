@@ -44,6 +44,9 @@ type decoder struct {
 	// refer to their own ancestors.
 	active  map[*yaml.Node]bool
 	stopped bool
+	// undecoded holds the fields whose value was given but could not be
+	// decoded.
+	undecoded []string
 	// suggested holds the fields an unknown key was probably meant to be,
 	// so that their validation ("required") is not reported on top.
 	suggested []string
@@ -63,6 +66,12 @@ func (d *decoder) errorAt(n *yaml.Node, field, format string, args ...any) {
 		return
 	}
 	d.errs = append(d.errs, &Error{File: d.file, Pos: Pos{n.Line, n.Column}, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// undecodable reports a value that could not be decoded into field.
+func (d *decoder) undecodable(n *yaml.Node, field, format string, args ...any) {
+	d.undecoded = append(d.undecoded, field)
+	d.errorAt(n, field, format, args...)
 }
 
 var plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
@@ -119,7 +128,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, field string) {
 	}
 	if n.Kind == yaml.AliasNode {
 		if n.Alias == nil || d.active[n.Alias] {
-			d.errorAt(n, field, "alias *%s refers to a value that contains it", n.Value)
+			d.undecodable(n, field, "alias *%s refers to a value that contains it", n.Value)
 			return
 		}
 		d.decode(n.Alias, v, field)
@@ -165,7 +174,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, field string) {
 				return
 			}
 		}
-		d.errorAt(n, field, "expected an integer, got %s%s", describe(n), quoteHint(n, "!!int"))
+		d.undecodable(n, field, "expected an integer, got %s%s", describe(n), quoteHint(n, "!!int"))
 	case reflect.Bool:
 		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" {
 			var b bool
@@ -174,10 +183,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, field string) {
 				return
 			}
 		}
-		d.errorAt(n, field, "expected true or false, got %s%s", describe(n), quoteHint(n, "!!bool"))
+		d.undecodable(n, field, "expected true or false, got %s%s", describe(n), quoteHint(n, "!!bool"))
 	default:
 		// Unreachable while every schema type is handled above.
-		d.errorAt(n, field, "internal error: no decoder for %s", v.Type())
+		d.undecodable(n, field, "internal error: no decoder for %s", v.Type())
 	}
 }
 
@@ -199,16 +208,16 @@ func quoteHint(n *yaml.Node, want string) string {
 // of quotes does not turn into "true".
 func (d *decoder) scalar(n *yaml.Node, field string) (string, bool) {
 	if n.Kind != yaml.ScalarNode {
-		d.errorAt(n, field, "expected a string, got %s", describe(n))
+		d.undecodable(n, field, "expected a string, got %s", describe(n))
 		return "", false
 	}
 	switch n.ShortTag() {
 	case "!!str", "!!int", "!!float", "!!timestamp":
 		return n.Value, true
 	case "!!bool":
-		d.errorAt(n, field, "expected a string, got %s (quote it to mean the text)", n.Value)
+		d.undecodable(n, field, "expected a string, got %s (quote it to mean the text)", n.Value)
 	default:
-		d.errorAt(n, field, "expected a string, got a value tagged %s", n.Tag)
+		d.undecodable(n, field, "expected a string, got a value tagged %s", n.Tag)
 	}
 	return "", false
 }
@@ -222,12 +231,12 @@ func (d *decoder) size(n *yaml.Node, v reflect.Value, field string) {
 		}
 	}
 	if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!bool" {
-		d.errorAt(n, field, "expected a size such as \"4G\" or \"512M\", got %s", describe(n))
+		d.undecodable(n, field, "expected a size such as \"4G\" or \"512M\", got %s", describe(n))
 		return
 	}
 	b, err := ParseByteSize(n.Value)
 	if err != nil {
-		d.errorAt(n, field, "%v", err)
+		d.undecodable(n, field, "%v", err)
 		return
 	}
 	v.SetInt(int64(b))
@@ -239,7 +248,7 @@ func (d *decoder) list(n *yaml.Node, v reflect.Value, field string) {
 		if n.Kind == yaml.ScalarNode && v.Type().Elem().Kind() == reflect.String {
 			hint = fmt.Sprintf(" (write [%s] for a list of one)", n.Value)
 		}
-		d.errorAt(n, field, "expected a list, got %s%s", describe(n), hint)
+		d.undecodable(n, field, "expected a list, got %s%s", describe(n), hint)
 		return
 	}
 	et := v.Type().Elem()
@@ -351,7 +360,7 @@ func structFields(t reflect.Type) []structField {
 
 func (d *decoder) structure(n *yaml.Node, v reflect.Value, field string) {
 	if n.Kind != yaml.MappingNode {
-		d.errorAt(n, field, "expected a mapping, got %s", describe(n))
+		d.undecodable(n, field, "expected a mapping, got %s", describe(n))
 		return
 	}
 	fields := structFields(v.Type())
@@ -380,7 +389,7 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, field string) {
 
 func (d *decoder) mapping(n *yaml.Node, v reflect.Value, field string) {
 	if n.Kind != yaml.MappingNode {
-		d.errorAt(n, field, "expected a mapping, got %s", describe(n))
+		d.undecodable(n, field, "expected a mapping, got %s", describe(n))
 		return
 	}
 	m := reflect.MakeMap(v.Type())

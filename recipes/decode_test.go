@@ -173,3 +173,16 @@ platform: nowhere
 		}
 	}
 }
+
+// TestEmptyTrailingDocuments accepts documents markers that add nothing.
+func TestEmptyTrailingDocuments(t *testing.T) {
+	body := minimal + "packages: [{name: a, spec: specs/hello.spec}]\n"
+	for _, yml := range []string{"---\n" + body + "---\n", body + "---\n# only a comment\n", body + "...\n"} {
+		if _, err := parseSnippet(t, yml); err != nil {
+			t.Errorf("%q: %v", yml, err)
+		}
+	}
+	if _, err := parseSnippet(t, body+"---\n~\n"); err == nil {
+		t.Error("an explicit null document was accepted")
+	}
+}

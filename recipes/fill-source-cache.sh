@@ -127,9 +127,13 @@ import() {
 	fi
 	sum=${sum%% *}
 	case $sum in
-	[0-9a-f][0-9a-f]*) ;;
-	*) rm -f "$tmp"; say "cannot hash $file"; return 1 ;;
+	*[!0-9a-f]* | '') sum=bad ;;
 	esac
+	if [ "${#sum}" -ne 64 ]; then
+		rm -f "$tmp"
+		say "cannot hash $file"
+		return 1
+	fi
 	ab=$(printf '%.2s' "$sum")
 	if ! mkdir -p "$cache/sha256/$ab" || ! chmod 0444 "$tmp" || ! mv -f "$tmp" "$cache/sha256/$ab/$sum"; then
 		rm -f "$tmp"

@@ -91,11 +91,19 @@ func Parse(name string, data []byte, baseDir string) (*Recipe, error) {
 		}
 		return nil, syntaxError(name, err)
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		return nil, &Error{File: name, Pos: Pos{extra.Line, extra.Column}, Msg: "a recipe is one YAML document; found a second one (remove the ---)"}
-	} else if !errors.Is(err, io.EOF) {
-		return nil, syntaxError(name, err)
+	for {
+		// further documents are an error unless empty ("---" at the end)
+		var extra yaml.Node
+		err := dec.Decode(&extra)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, syntaxError(name, err)
+		}
+		if len(extra.Content) == 1 && !(extra.Content[0].ShortTag() == "!!null" && extra.Content[0].Value == "") {
+			return nil, &Error{File: name, Pos: Pos{extra.Line, extra.Column}, Msg: "a recipe is one YAML document; found a second one (remove the ---)"}
+		}
 	}
 	if len(doc.Content) != 1 || doc.Content[0].ShortTag() == "!!null" {
 		return nil, emptyRecipe(name)
@@ -104,14 +112,12 @@ func Parse(name string, data []byte, baseDir string) (*Recipe, error) {
 	r := &Recipe{File: name, Dir: baseDir}
 	d.decode(doc.Content[0], reflect.ValueOf(r).Elem(), "")
 	r.pos = d.pos
-	for _, e := range d.errs {
-		r.undecoded = append(r.undecoded, e.Field)
-	}
+	r.undecoded = d.undecoded
 	r.SetDefaults()
 	errs := d.errs
 	if !d.stopped {
 		for _, e := range r.check() {
-			if !overlaps(e.Field, d.errs) && !slices.Contains(d.suggested, e.Field) {
+			if !overlaps(e.Field, d.undecoded) && !slices.Contains(d.suggested, e.Field) {
 				errs = append(errs, e)
 			}
 		}
@@ -138,11 +144,11 @@ func syntaxError(name string, err error) error {
 	return &Error{File: name, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 }
 
-// overlaps reports whether field is or is inside a field that already has
-// a decoding error.
-func overlaps(field string, errs []*Error) bool {
-	for _, e := range errs {
-		if within(field, e.Field) {
+// overlaps reports whether field is or is inside one of the fields whose
+// value could not be decoded.
+func overlaps(field string, undecoded []string) bool {
+	for _, u := range undecoded {
+		if within(field, u) {
 			return true
 		}
 	}
@@ -354,11 +360,12 @@ type canonPackage struct {
 }
 
 // Digest is the sha256 (hex) of the canonical effective recipe: every
-// package with its effective settings (so moving a value between defaults and
-// packages does not change it), documented defaults filled in, paths as
-// written (so the recipe's location does not change it), maps in sorted
-// order. It covers the recipe only: the contents of spec files, local files
-// without sha256 and platform files are not part of it.
+// package with its effective settings (so moving a value between defaults
+// and packages does not change it), documented defaults filled in, paths as
+// written and cleaned (so the recipe's location does not change it), maps in
+// sorted order; output.dir, which says where results go and not what they
+// are, is left out. It covers the recipe only: the contents of spec files,
+// of local files without sha256 and of platform files are not part of it.
 func (r *Recipe) Digest() string {
 	c := canonical{
 		Format:   1,
@@ -371,6 +378,7 @@ func (r *Recipe) Digest() string {
 		Output:   r.Output.withDefaults(r.Dir),
 		Pip:      r.Pip,
 	}
+	c.Output.Dir = Path{} // where the results go, not what they are
 	role := func(p *Package) string {
 		switch {
 		case p == r.Python:

@@ -227,6 +227,7 @@ func TestDigest(t *testing.T) {
 	same := map[string]string{
 		"explicit defaults":  base + "top-dir: t\noutput: {compression: gzip, catalog-max: 200000, catalog-min: 1000, dir: out}\n",
 		"jobs from defaults": minimal + "defaults: {jobs: 4}\npackages:\n  - {name: a, spec: specs/hello.spec}\n",
+		"output dir":         base + "output: {dir: elsewhere}\n",
 		"key order":          "platform: debian12-x86_64\nversion: \"1\"\nname: t\npackages:\n  - {jobs: 4, spec: specs/hello.spec, name: a}\n",
 		"comments and style": "# c\n" + minimal + "packages:\n  - name: a   # x\n    spec: './specs//hello.spec'\n    jobs: 0x4\n",
 	}
@@ -309,5 +310,17 @@ func TestFileURLSource(t *testing.T) {
 	}
 	if err := r.Validate(); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("Validate after removing the file = %v", err)
+	}
+}
+
+func BenchmarkParseFull(b *testing.B) {
+	data, err := os.ReadFile("testdata/valid-full.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Parse("valid-full.yaml", data, "testdata"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -80,6 +80,9 @@ func JSONSchema() []byte {
 				if d := docs[name]; d != "" {
 					def["description"] = d
 				}
+				if t == recipeType {
+					def["patternProperties"] = map[string]any{"^" + ExtensionPrefix: map[string]any{}}
+				}
 				if r, ok := required[name]; ok {
 					def["required"] = r
 				}

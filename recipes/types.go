@@ -137,7 +137,8 @@ type Source struct {
 //     cd %{_builddir}/%{?buildsubdir} && %{__patch} -p1 --fuzz=0 --no-backup-if-mismatch -s -i %{SOURCEN}
 //     so a patch that does not apply cleanly fails the build.
 //
-// Patches are applied in recipe order.
+// Within each mode patches apply in recipe order; "spec" patches apply
+// during %prep, "p1" patches after it.
 type Patch struct {
 	// Path of a local patch file, relative to the recipe's folder. Exactly
 	// one of path and url.

@@ -88,11 +88,8 @@ func (r *Recipe) check() []*Error {
 	c.token("name", r.Name, nameRE, true)
 	c.token("version", r.Version, versionRE, true)
 	c.platform()
-	if r.TopDir != "" || r.Name != "" {
-		top := r.TopDir
-		if top == "" {
-			top = r.Name
-		}
+	// top-dir defaults to the name; a bad name is reported once, as name.
+	if top := r.TopDir; top != "" && (top != r.Name || nameRE.MatchString(top)) {
 		if top == "." || top == ".." || !nameRE.MatchString(top) {
 			c.add("top-dir", "%q is not a single directory name (letters, digits, . _ + -)", top)
 		}

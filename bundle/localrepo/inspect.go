@@ -77,39 +77,49 @@ func checkHeaderBounds(f io.ReaderAt, size int64) error {
 	return nil
 }
 
-// inspect reads an RPM's header, checks its payload digest and decides
-// where the file goes in the repo. It never panics on bad input.
-func inspect(file string) (info pkgInfo, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%s: malformed RPM header (%v)", file, r)
-		}
-	}()
+// inspect reads an RPM file's header, checks its payload digest and
+// decides where the file goes in the repo.
+func inspect(file string) (pkgInfo, error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return info, err
+		return pkgInfo{}, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return info, err
+		return pkgInfo{}, err
 	}
 	if !fi.Mode().IsRegular() {
-		return info, fmt.Errorf("%s is not a regular file", file)
+		return pkgInfo{}, fmt.Errorf("%s is not a regular file", file)
 	}
-	if err := checkHeaderBounds(f, fi.Size()); err != nil {
-		return info, fmt.Errorf("%s: %w", file, err)
-	}
-	hdr, err := rpmutils.ReadHeader(io.NewSectionReader(f, 0, fi.Size()))
+	info, err := inspectRPM(f, fi.Size())
 	if err != nil {
-		return info, fmt.Errorf("%s: read RPM header: %w", file, err)
+		return pkgInfo{}, fmt.Errorf("%s: %w", file, err)
+	}
+	return info, nil
+}
+
+// inspectRPM is inspect on the bytes of an RPM. It never panics on bad
+// input.
+func inspectRPM(f io.ReaderAt, size int64) (info pkgInfo, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed RPM header (%v)", r)
+		}
+	}()
+	if err := checkHeaderBounds(f, size); err != nil {
+		return info, err
+	}
+	hdr, err := rpmutils.ReadHeader(io.NewSectionReader(f, 0, size))
+	if err != nil {
+		return info, fmt.Errorf("read RPM header: %w", err)
 	}
 	rel, err := repoPath(hdr)
 	if err != nil {
-		return info, fmt.Errorf("%s: %w", file, err)
+		return info, err
 	}
-	if err := verifyPayload(f, fi.Size(), hdr); err != nil {
-		return info, fmt.Errorf("%s: %w (the file is damaged: rebuild or download it again)", file, err)
+	if err := verifyPayload(f, size, hdr); err != nil {
+		return info, fmt.Errorf("%w (the file is damaged: rebuild or download it again)", err)
 	}
 	var bt int64
 	if v, err := hdr.GetUint64s(rpmutils.BUILDTIME); err == nil && len(v) == 1 && v[0] < 1<<40 {

@@ -5,8 +5,8 @@ import (
 	"bytes"
 	"crypto"
 	_ "crypto/md5" // hash implementations for payload and signature digests
-	"crypto/sha256"
 	_ "crypto/sha1"
+	"crypto/sha256"
 	_ "crypto/sha512"
 	"encoding/hex"
 	"errors"

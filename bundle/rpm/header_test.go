@@ -202,7 +202,7 @@ func TestSplitEVRString(t *testing.T) {
 
 func TestNEVRA(t *testing.T) {
 	tests := []struct {
-		p           Package
+		p          Package
 		nevra, nvr string
 	}{
 		{Package{Name: "a", EVR: EVR{"", "1", "2"}, Arch: "x86_64"}, "a-1-2.x86_64", "a-1-2"},

@@ -1,8 +1,10 @@
 package rpm
 
 import (
+	"fmt"
 	"io/fs"
 	"sort"
+	"strings"
 )
 
 // Unix st_mode file type bits as RPM headers store them.
@@ -106,4 +108,24 @@ func (p *Package) HardLinks() [][]int {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
 	return out
+}
+
+// FilePath returns the path file i is installed at, normalised: absolute
+// and clean (a source package's bare names get a leading "/"). A path that
+// is relative (in a binary package), contains "..", or names the root
+// itself is refused with an error: it could not be extracted safely.
+func (p *Package) FilePath(i int) (string, error) {
+	if i < 0 || i >= len(p.Files) {
+		return "", fmt.Errorf("file index %d out of range (%d files)", i, len(p.Files))
+	}
+	name := p.Files[i].Path
+	if p.IsSource && !strings.HasPrefix(name, "/") {
+		// Source packages list bare names ("hello.spec").
+		name = "/" + name
+	}
+	c, ok := cleanArchivePath(name)
+	if !ok {
+		return "", fmt.Errorf("unsafe path %q in the header (must be absolute, without ..)", p.Files[i].Path)
+	}
+	return c, nil
 }

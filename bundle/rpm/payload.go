@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/bundle-dev/bundle/bundle/cpio"
 	kgzip "github.com/klauspost/compress/gzip"
@@ -115,15 +114,10 @@ func newPayload(p *Package, info *headerInfo, r io.Reader) (*Payload, error) {
 		links:  map[int][]int{},
 		found:  make([]bool, len(p.Files)),
 	}
-	for i, f := range p.Files {
-		name := f.Path
-		if p.IsSource && !strings.HasPrefix(name, "/") {
-			// Source packages list bare names ("hello.spec").
-			name = "/" + name
-		}
-		c, ok := cleanArchivePath(name)
-		if !ok {
-			return nil, fmt.Errorf("unsafe path %q in the header (must be absolute, without ..)", f.Path)
+	for i := range p.Files {
+		c, err := p.FilePath(i)
+		if err != nil {
+			return nil, err
 		}
 		if j, dup := pl.byPath[c]; dup {
 			return nil, fmt.Errorf("path %s listed twice in the header (files %d and %d)", c, j, i)

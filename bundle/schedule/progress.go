@@ -140,10 +140,7 @@ func nodeLine(e Event) string {
 			b.WriteString(" in " + fmtDur(e.Duration))
 		}
 	case Failed:
-		fmt.Fprintf(&b, "FAILED after %s: %s", fmtDur(e.Duration), firstLine(e.Err))
-		if e.Log != "" {
-			b.WriteString(" (log: " + e.Log + ")")
-		}
+		fmt.Fprintf(&b, "FAILED after %s: %s", fmtDur(e.Duration), withLog(firstLine(e.Err), e.Log))
 	case Skipped:
 		b.WriteString("skipped: " + strings.Join(e.Cause, ", ") + " failed")
 	default:
@@ -159,6 +156,15 @@ func endLine(e Event) string {
 	c := e.Counts
 	return fmt.Sprintf("finished in %s: %d built, %d cached, %d failed, %d skipped, %d not started",
 		fmtDur(e.Elapsed), c.Done, c.Cached, c.Failed, c.Skipped, c.Waiting+c.Building)
+}
+
+// withLog appends " (log: PATH)" to msg unless msg names the log already
+// (a runner error does).
+func withLog(msg, log string) string {
+	if log == "" || strings.Contains(msg, log) {
+		return msg
+	}
+	return msg + " (log: " + log + ")"
 }
 
 func firstLine(s string) string {

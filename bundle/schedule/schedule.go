@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"runtime"
 	"slices"
 	"strings"
@@ -206,6 +205,9 @@ func (r *runState) run() (*Summary, error) {
 			}
 		}
 	}
+	if r.opts.State != nil {
+		r.stateErr = r.opts.State.Flush()
+	}
 	s := &Summary{Nodes: r.res, Wall: time.Since(r.start)}
 	for _, nr := range r.res {
 		if !nr.Resumed {
@@ -315,11 +317,10 @@ func (r *runState) work(k, cpus int, prev *Entry, logPath string) {
 		return
 	}
 	m.start = time.Now()
-	var stateErr error
 	if r.opts.State != nil {
-		stateErr = r.opts.State.Set(map[string]Entry{nd.Name: {State: Building, Key: m.key, Started: m.start, CPUs: cpus, Log: logPath}})
+		r.opts.State.Update(map[string]Entry{nd.Name: {State: Building, Key: m.key, Started: m.start, CPUs: cpus, Log: logPath}})
 	}
-	r.msgs <- message{kind: msgStarted, k: k, start: m.start, err: stateErr}
+	r.msgs <- message{kind: msgStarted, k: k, start: m.start}
 	m.err = r.opts.Exec(r.jobCtx, nd, cpus)
 	m.dur = time.Since(m.start)
 }
@@ -329,9 +330,6 @@ func (r *runState) handle(m message) {
 	nd := r.nodes[m.k]
 	res := &r.res[m.k]
 	if m.kind == msgStarted {
-		if m.err != nil {
-			r.noteStateErr(m.err)
-		}
 		res.State = Building
 		res.Started = m.start
 		r.emit(Event{Kind: EventNode, Node: nd.Name, State: Building, CPUs: res.CPUs, Log: res.Log})
@@ -432,19 +430,7 @@ func (r *runState) save(updates map[string]Entry) {
 	if r.opts.State == nil {
 		return
 	}
-	if len(updates) == 0 {
-		return
-	}
-	if err := r.opts.State.Set(updates); err != nil {
-		r.noteStateErr(err)
-	}
-}
-
-func (r *runState) noteStateErr(err error) {
-	slog.Error("build state not saved", "file", r.opts.State.Path(), "err", err)
-	if r.stateErr == nil {
-		r.stateErr = err
-	}
+	r.opts.State.Update(updates)
 }
 
 // readyQueue is a max-heap of node indexes by remaining critical path,

@@ -55,20 +55,32 @@ type stateFile struct {
 }
 
 // State is the persisted job state of a work directory
-// (WORKDIR/state.json). Every change is written at once, atomically (temp
-// file, fsync, rename, fsync of the directory), so a run killed at any
-// point leaves the last complete state behind. It is safe for concurrent
-// use.
+// (WORKDIR/state.json). Each change is applied in memory and written
+// soon after by a background writer, atomically (temp file, fsync,
+// rename, fsync of the directory): the file always holds a complete
+// snapshot, and snapshots follow the order of changes, so a node recorded
+// Done was really built and everything it waited for is recorded Done
+// too. Changes made while a write is in flight are grouped into the next
+// write (group commit), so slow disks do not slow the scheduler; a run
+// killed at any moment loses at most the changes of the last few
+// milliseconds, which a resumed run simply redoes. It is safe for
+// concurrent use.
 type State struct {
 	path    string
 	mu      sync.Mutex
+	cond    *sync.Cond
 	entries map[string]Entry
+	gen     uint64 // changes applied
+	written uint64 // changes on disk
+	writing bool
+	err     error // the last write's error
 }
 
 // OpenState loads WORKDIR/state.json, or starts an empty state when there
 // is none. Temporary files left by a killed writer are removed.
 func OpenState(workdir string) (*State, error) {
 	s := &State{path: filepath.Join(workdir, StateFile), entries: map[string]Entry{}}
+	s.cond = sync.NewCond(&s.mu)
 	if olds, _ := filepath.Glob(s.path + ".tmp-*"); len(olds) > 0 {
 		for _, o := range olds {
 			os.Remove(o)
@@ -112,26 +124,62 @@ func (s *State) Entries() map[string]Entry {
 	return maps.Clone(s.entries)
 }
 
-// Set records entries (node → entry) and writes the file.
-func (s *State) Set(updates map[string]Entry) error {
+// Update records entries (node → entry) and schedules a write without
+// waiting for it.
+func (s *State) Update(updates map[string]Entry) {
+	if len(updates) == 0 {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, v := range updates {
 		s.entries[k] = v
 	}
-	return s.write()
+	s.gen++
+	if !s.writing {
+		s.writing = true
+		go s.writer()
+	}
 }
 
-// write persists the entries; the caller holds mu.
-func (s *State) write() error {
-	data, err := json.MarshalIndent(stateFile{Version: stateVersion, Nodes: s.entries}, "", "  ")
-	if err != nil {
-		return err
+// Flush waits until every change made so far is on disk and returns the
+// error of the write that stored them.
+func (s *State) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	target := s.gen
+	for s.written < target {
+		s.cond.Wait()
 	}
-	if err := writeFileAtomic(s.path, append(data, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write build state: %w", err)
+	return s.err
+}
+
+// Set records entries and waits until they are on disk.
+func (s *State) Set(updates map[string]Entry) error {
+	s.Update(updates)
+	return s.Flush()
+}
+
+// writer writes snapshots until the file is current.
+func (s *State) writer() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.written < s.gen {
+		gen := s.gen
+		data, err := json.MarshalIndent(stateFile{Version: stateVersion, Nodes: s.entries}, "", "  ")
+		s.mu.Unlock()
+		if err == nil {
+			err = writeFileAtomic(s.path, append(data, '\n'), 0o644)
+		}
+		s.mu.Lock()
+		if err != nil {
+			err = fmt.Errorf("write build state: %w", err)
+			slog.Error("build state not saved", "file", s.path, "err", err)
+		}
+		s.written, s.err = gen, err
+		s.cond.Broadcast()
 	}
-	return nil
+	s.writing = false
 }
 
 // writeFileAtomic writes data to path through a temporary file in the same

@@ -124,13 +124,21 @@ type Cache struct {
 
 // DefaultDir returns where the source cache lives by default:
 // $BUNDLE_CACHE/sources, else $XDG_CACHE_HOME/bundle/sources, else
-// ~/.cache/bundle/sources.
+// ~/.cache/bundle/sources (the same rule as recipes/fill-source-cache.sh).
 func DefaultDir() string {
 	if d := os.Getenv("BUNDLE_CACHE"); d != "" {
 		return filepath.Join(d, "sources")
 	}
-	if d, err := os.UserCacheDir(); err == nil {
+	// As the XDG spec (and recipes/fill-source-cache.sh): a relative
+	// XDG_CACHE_HOME is ignored.
+	if d := os.Getenv("XDG_CACHE_HOME"); filepath.IsAbs(d) {
 		return filepath.Join(d, "bundle", "sources")
+	}
+	if h := os.Getenv("HOME"); h != "" {
+		return filepath.Join(h, ".cache", "bundle", "sources")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".cache", "bundle", "sources")
 	}
 	return filepath.Join(os.TempDir(), "bundle-cache", "sources")
 }

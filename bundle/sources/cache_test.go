@@ -541,7 +541,7 @@ func TestDefaultDir(t *testing.T) {
 	if got := DefaultDir(); got != "/xdg/bundle/sources" {
 		t.Errorf("XDG_CACHE_HOME: %s", got)
 	}
-	t.Setenv("XDG_CACHE_HOME", "")
+	t.Setenv("XDG_CACHE_HOME", "relative/ignored")
 	t.Setenv("HOME", "/home/u")
 	if got := DefaultDir(); got != "/home/u/.cache/bundle/sources" {
 		t.Errorf("HOME: %s", got)

@@ -1,0 +1,178 @@
+package closure
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bundle-dev/bundle/bundle/repodata"
+	"github.com/bundle-dev/bundle/bundle/rpm"
+)
+
+// LoadRepo returns the packages of the repository in dir. When
+// dir/repodata/repomd.xml exists, is not older than any *.rpm under dir,
+// and lists exactly the *.rpm files present, the metadata is read
+// (repodata.Read); otherwise — no metadata, stale metadata, metadata that
+// cannot be read, or a different set of files — every *.rpm under dir
+// (recursively) is opened with rpm.ReadPackageFile, several at a time.
+// Either way the result is sorted by name, arch, EVR and path. Source
+// packages are included, with IsSource set.
+func LoadRepo(ctx context.Context, dir string) ([]*rpm.Package, error) {
+	files, newest, err := findRPMs(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	var pkgs []*rpm.Package
+	if ok, why := metadataUsable(dir, newest); ok {
+		pkgs, err = repodata.Read(ctx, dir)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return nil, fmt.Errorf("load repo %s: %w", dir, ctx.Err())
+		case err != nil:
+			slog.Warn("repository metadata unusable, reading package headers instead", "repo", dir, "error", err)
+			pkgs = nil
+		case !sameFiles(pkgs, files):
+			slog.Warn("repository metadata does not list the packages present, reading package headers instead", "repo", dir)
+			pkgs = nil
+		}
+	} else {
+		slog.Debug("reading package headers", "repo", dir, "reason", why)
+	}
+	if pkgs == nil {
+		if pkgs, err = readHeaders(ctx, files); err != nil {
+			return nil, err
+		}
+	}
+	sortPackages(pkgs)
+	return pkgs, nil
+}
+
+// findRPMs lists the *.rpm regular files under dir (sorted) and the newest
+// modification time among them.
+func findRPMs(ctx context.Context, dir string) ([]string, time.Time, error) {
+	var files []string
+	var newest time.Time
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.Type().IsRegular() && strings.HasSuffix(d.Name(), ".rpm") {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			if info.ModTime().After(newest) {
+				newest = info.ModTime()
+			}
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("load repo %s: %w", dir, err)
+	}
+	sort.Strings(files)
+	return files, newest, nil
+}
+
+// metadataUsable reports whether repomd.xml exists and is not older than
+// the newest package.
+func metadataUsable(dir string, newest time.Time) (bool, string) {
+	info, err := os.Stat(filepath.Join(dir, filepath.FromSlash(repodata.RepomdPath)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, "no repodata"
+	}
+	if err != nil {
+		return false, err.Error()
+	}
+	if info.ModTime().Before(newest) {
+		return false, "repodata older than the packages"
+	}
+	return true, ""
+}
+
+// sameFiles reports whether the metadata lists exactly the files found.
+func sameFiles(pkgs []*rpm.Package, files []string) bool {
+	if len(pkgs) != len(files) {
+		return false
+	}
+	listed := make([]string, len(pkgs))
+	for i, p := range pkgs {
+		listed[i] = filepath.Clean(p.Path)
+	}
+	sort.Strings(listed)
+	for i := range files {
+		if listed[i] != filepath.Clean(files[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// readHeaders reads every file with a bounded pool of workers; the result
+// is in the order of files. All failures are reported, in file order.
+func readHeaders(ctx context.Context, files []string) ([]*rpm.Package, error) {
+	pkgs := make([]*rpm.Package, len(files))
+	errs := make([]error, len(files))
+	workers := min(runtime.GOMAXPROCS(0), 8, len(files))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				pkgs[i], errs[i] = rpm.ReadPackageFile(files[i])
+			}
+		}()
+	}
+feed:
+	for i := range files {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("load repo: %w", err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("load repo: %w", err)
+	}
+	return pkgs, nil
+}
+
+// sortPackages orders by name, arch, EVR (oldest first) and path.
+func sortPackages(pkgs []*rpm.Package) {
+	sort.SliceStable(pkgs, func(i, j int) bool {
+		a, b := pkgs[i], pkgs[j]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		if a.Arch != b.Arch {
+			return a.Arch < b.Arch
+		}
+		if c := rpm.CompareEVR(a.EVR, b.EVR); c != 0 {
+			return c < 0
+		}
+		if a.EVR != b.EVR {
+			return a.EVR.Epoch+":"+a.EVR.Version+"-"+a.EVR.Release < b.EVR.Epoch+":"+b.EVR.Version+"-"+b.EVR.Release
+		}
+		return a.Path < b.Path
+	})
+}
