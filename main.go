@@ -295,9 +295,6 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 					if err != nil {
 						return err
 					}
-					if err := tarball.WriteSHA256File(out+".sha256", res.SHA256); err != nil {
-						return err
-					}
 					if c.Bool("json") {
 						return bundle.PrintJSON(stdout, res)
 					}

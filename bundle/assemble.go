@@ -22,7 +22,7 @@ import (
 
 // DefaultRemove are the paths dropped from every bundle unless the recipe
 // says otherwise: documentation nobody reads on a worker node.
-var DefaultRemove = []string{"/usr/share/doc", "/usr/share/man", "/usr/share/info", "/usr/share/licenses/*/README*"}
+var DefaultRemove = []string{"/usr/share/doc", "/usr/share/man", "/usr/share/info", "/usr/lib/.build-id"}
 
 // AssembleOptions says what to assemble and where.
 type AssembleOptions struct {
@@ -67,7 +67,7 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 	var timings []StageTiming
 	stage := func(name string, fn func() error) error {
 		start := time.Now()
-		log.Info("stage", "name", name)
+		log.Debug("stage", "name", name)
 		err := fn()
 		d := time.Since(start)
 		timings = append(timings, StageTiming{Stage: name, Seconds: d.Seconds()})
@@ -158,10 +158,7 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 			Root: staging, TopDir: o.TopDir, Out: out, Compression: o.Compress, Mtime: mtime,
 			CatalogMax: o.CatalogMax, CatalogMin: o.CatalogMin, Logger: log,
 		})
-		if err != nil {
-			return err
-		}
-		return tarball.WriteSHA256File(out+".sha256", tres.SHA256)
+		return err
 	}); err != nil {
 		return nil, err
 	}

@@ -131,7 +131,7 @@ func PrintPlatforms(w io.Writer, names []string, asJSON bool) error {
 // PrintLinks prints what the links stage changed.
 func PrintLinks(w io.Writer, r *links.Report) error {
 	fmt.Fprintf(w, "relativised %d, copied %d, dropped %d, hard links broken %d\n",
-		len(r.Relativised), len(r.Copied), len(r.Dropped), len(r.HardLinks))
+		len(r.Relativised), len(r.Copied), len(r.Dropped), len(r.HardLinksBroken))
 	for _, d := range r.Dropped {
 		fmt.Fprintf(w, "  dropped %v\n", d)
 	}
