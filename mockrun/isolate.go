@@ -134,8 +134,9 @@ func (s sandboxRun) bwrapArgs() []string {
 			"setpriv", "--reuid="+strconv.Itoa(buildUID), "--regid="+strconv.Itoa(buildGID),
 			"--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--")
 	} else {
-		// Root of the user namespace, with no capabilities even there.
-		a = append(a, "--cap-drop", "ALL", "--")
+		// Root of the user namespace, with no capabilities even there and
+		// no way to gain any (no_new_privs).
+		a = append(a, "--cap-drop", "ALL", "--", "setpriv", "--no-new-privs", "--")
 	}
 	return append(a, s.Argv...)
 }

@@ -2,12 +2,13 @@ package mockrun
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -67,7 +68,7 @@ func newSandbox(opts Options) (*Sandbox, error) {
 		}
 		*d = abs
 	}
-	privileged := os.Geteuid() == 0
+	privileged := canMount()
 	def, err := rootfsDef(opts.Platform, opts.ExtraPackages, !privileged)
 	if err != nil {
 		return nil, err
@@ -134,73 +135,6 @@ func (s *Sandbox) Prepare(ctx context.Context) error {
 		return fmt.Errorf("sandbox rootfs for %s (%s): %w", s.opts.Platform.Name, s.def.Suite, err)
 	}
 	s.rootfs = root
-	return nil
-}
-
-// checkHost reports what is missing for sandbox builds on this host.
-func checkHost(privileged bool) error {
-	var missing []string
-	for _, t := range []struct{ bin, pkg string }{{"bwrap", "bubblewrap"}, {"unshare", "util-linux"}, {"mount", "mount"}} {
-		if _, err := exec.LookPath(t.bin); err != nil {
-			missing = append(missing, fmt.Sprintf("%s (package %s)", t.bin, t.pkg))
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("missing on this host: %s", strings.Join(missing, ", "))
-	}
-	if privileged {
-		return nil
-	}
-	return checkUserns()
-}
-
-// checkUserns explains why unprivileged builds cannot work here, if they
-// cannot: they need user namespaces and overlayfs inside them (Linux 5.11).
-func checkUserns() error {
-	read := func(p string) (string, bool) {
-		b, err := os.ReadFile(p)
-		return strings.TrimSpace(string(b)), err == nil
-	}
-	if v, ok := read("/proc/sys/kernel/unprivileged_userns_clone"); ok && v != "1" {
-		return errors.New("not root and unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone=0): run as root or set the sysctl to 1")
-	}
-	if v, ok := read("/proc/sys/user/max_user_namespaces"); ok && v == "0" {
-		return errors.New("not root and user namespaces are disabled (user.max_user_namespaces=0): run as root or raise the sysctl")
-	}
-	if v, ok := read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"); ok && v == "1" {
-		return errors.New("not root and AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1): run as root or allow bwrap/unshare in an AppArmor profile")
-	}
-	if rel, ok := read("/proc/sys/kernel/osrelease"); ok {
-		var major, minor int
-		fmt.Sscanf(rel, "%d.%d", &major, &minor)
-		if major < 5 || (major == 5 && minor < 11) {
-			return fmt.Errorf("not root and kernel %s cannot mount overlayfs in a user namespace (needs 5.11): run as root", rel)
-		}
-	}
-	return nil
-}
-
-// checkSubids explains why mmdebstrap cannot make a rootfs in a user
-// namespace here, if it cannot: it maps a range of subordinate ids.
-func checkSubids() error {
-	if _, err := exec.LookPath("newuidmap"); err != nil {
-		return errors.New("not root and newuidmap is missing (package uidmap), which mmdebstrap needs to make the rootfs: install it or run as root")
-	}
-	u, err := user.Current()
-	if err != nil {
-		return fmt.Errorf("not root and the current user is unknown: %w", err)
-	}
-	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
-		data, _ := os.ReadFile(f)
-		found := false
-		for _, line := range strings.Split(string(data), "\n") {
-			owner, _, _ := strings.Cut(line, ":")
-			found = found || (owner != "" && (owner == u.Username || owner == u.Uid))
-		}
-		if !found {
-			return fmt.Errorf("not root and %s has no range for user %s, which mmdebstrap needs to make the rootfs: add one (usermod --add-subuids/--add-subgids) or run as root", f, u.Username)
-		}
-	}
 	return nil
 }
 
@@ -358,6 +292,9 @@ func (s *Sandbox) run(ctx context.Context, what string, sc *scratch, withLayer b
 	if re := (*runner.Error)(nil); errors.As(err, &re) {
 		be.Tail = re.Tail
 		be.Stage = rpmbuildStage(re.Tail)
+		if be.Hint == "" {
+			be.Hint = setupHint(re.Tail)
+		}
 	}
 	return be
 }
@@ -374,6 +311,13 @@ func (s *Sandbox) rpmbuildDefines(jobs int) []string {
 	}
 	if s.opts.Platform.Dist != "" {
 		d = append(d, "--define", "dist "+s.opts.Platform.Dist)
+	}
+	if _, ok := os.LookupEnv("SOURCE_DATE_EPOCH"); ok {
+		// Reproducible packages: build time and file times from
+		// SOURCE_DATE_EPOCH (runner.CleanEnv passes it into the sandbox).
+		d = append(d,
+			"--define", "use_source_date_epoch_as_buildtime 1",
+			"--define", "clamp_mtime_to_source_date_epoch 1")
 	}
 	return d
 }
@@ -488,17 +432,11 @@ func (s *Sandbox) BuildSRPM(ctx context.Context, spec string, files []string, ou
 		return "", err
 	}
 	name := strings.TrimSuffix(filepath.Base(spec), ".spec")
-	if err := os.MkdirAll(filepath.Join(s.opts.WorkDir, "sandbox"), 0o755); err != nil {
+	var rnd [6]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
 		return "", fmt.Errorf("build SRPM %s: %w", name, err)
 	}
-	tmp, err := os.MkdirTemp(filepath.Join(s.opts.WorkDir, "sandbox"), "srpm-")
-	if err != nil {
-		return "", fmt.Errorf("build SRPM %s: %w", name, err)
-	}
-	id := filepath.Base(tmp)
-	if err := os.Remove(tmp); err != nil {
-		return "", err
-	}
+	id := "srpm-" + hex.EncodeToString(rnd[:])
 	sc, err := s.newScratch(id)
 	if err != nil {
 		return "", err
@@ -544,24 +482,27 @@ func stageSources(spec string, files []string, dir string) error {
 	return nil
 }
 
-// collectOneSRPM copies the single source RPM found under out to outDir.
+// collectOneSRPM copies the single source RPM rpmbuild -bs wrote under out
+// to outDir.
 func collectOneSRPM(out, outDir, spec string) (string, error) {
-	var res Result
-	tmp, err := os.MkdirTemp(filepath.Dir(out), "collect-")
+	var found []string
+	err := filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && strings.HasSuffix(d.Name(), ".rpm") {
+			found = append(found, p)
+		}
+		return err
+	})
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("build SRPM from %s: %w", spec, err)
 	}
-	if err := collect(out, tmp, &res); err != nil {
-		return "", err
-	}
-	if len(res.SRPMs) != 1 || len(res.RPMs) != 0 {
-		return "", fmt.Errorf("build SRPM from %s: expected one source RPM, rpmbuild wrote %d source and %d binary packages", spec, len(res.SRPMs), len(res.RPMs))
+	if len(found) != 1 || !isSRPM(found[0]) {
+		return "", fmt.Errorf("build SRPM from %s: expected one source RPM, rpmbuild wrote %d packages", spec, len(found))
 	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return "", err
+		return "", fmt.Errorf("build SRPM from %s: %w", spec, err)
 	}
-	dst := filepath.Join(outDir, filepath.Base(res.SRPMs[0]))
-	if err := copyFile(res.SRPMs[0], dst, 0o644); err != nil {
+	dst := filepath.Join(outDir, filepath.Base(found[0]))
+	if err := copyFile(found[0], dst, 0o644); err != nil {
 		return "", fmt.Errorf("build SRPM from %s: %w", spec, err)
 	}
 	return dst, nil

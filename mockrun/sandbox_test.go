@@ -1,16 +1,20 @@
 package mockrun
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/bundle-dev/bundle/bundle/extract"
 	"github.com/bundle-dev/bundle/bundle/runner"
 	"github.com/bundle-dev/bundle/platforms"
 )
@@ -35,22 +39,11 @@ func requireTools(t *testing.T, tools ...string) {
 	}
 }
 
-// testExtract unpacks RPM payloads with rpm2cpio | cpio, standing in for
-// the assemble stage's extractor in these tests.
+// testExtract is the adapter the pipeline uses too: the assemble stage's
+// safe extractor.
 func testExtract(ctx context.Context, root string, rpms []string) error {
-	for _, rpm := range rpms {
-		abs, err := filepath.Abs(rpm)
-		if err != nil {
-			return err
-		}
-		if _, err := (runner.Exec{}).Run(ctx, runner.Cmd{
-			Name: "sh", Args: []string{"-c", `rpm2cpio "$1" | cpio -idm --quiet --no-absolute-filenames`, "sh", abs},
-			Dir: root,
-		}); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := extract.Extract(ctx, extract.Options{Root: root}, rpms)
+	return err
 }
 
 // newTestSandbox returns a prepared sandbox builder for debian12-x86_64
@@ -60,7 +53,7 @@ func newTestSandbox(t *testing.T) *Sandbox {
 	if testing.Short() {
 		t.Skip("sandbox builds are long; skipped with -short")
 	}
-	requireTools(t, "mmdebstrap", "bwrap", "unshare", "rpm2cpio", "cpio")
+	requireTools(t, "mmdebstrap", "bwrap", "unshare")
 	if os.Geteuid() != 0 {
 		if err := checkUserns(); err != nil {
 			if os.Getenv("BUNDLE_REQUIRE_TOOLS") == "1" {
@@ -248,7 +241,11 @@ func TestSandboxIsolation(t *testing.T) {
 	}
 	job := newJob(t, "sandbox-probe", specSRPM(t, b, "probe"))
 	job.Jobs = 3
-	job.Defines = map[string]string{"host_marker": hostMarker(t), "probe_define": "value with spaces"}
+	job.Defines = map[string]string{"host_marker": hostMarker(t), "probe_define": "value with spaces", "probe_privileged": "0"}
+	uid := "0"
+	if b.privileged {
+		job.Defines["probe_privileged"], uid = "1", strconv.Itoa(buildUID)
+	}
 	job.With = []string{"probe_bcond"}
 	job.Without = []string{"probe_docs"}
 	res, err := b.Build(context.Background(), job)
@@ -263,7 +260,7 @@ func TestSandboxIsolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"+ test 1999999 = 1999999", "+ test -j3 = -j3", "+ test .deb12 = .deb12", "+ test value with spaces = value with spaces", "+ true\n", "+ touch /tmp/bundle-probe /var/tmp/bundle-probe"} {
+	for _, w := range []string{"+ test " + uid + " = " + uid, "+ test -j3 = -j3", "+ test .deb12 = .deb12", "+ test value with spaces = value with spaces", "+ true\n", "+ touch /tmp/bundle-probe /var/tmp/bundle-probe"} {
 		if !strings.Contains(string(log), w) {
 			t.Errorf("build.log lacks %q", w)
 		}
@@ -272,7 +269,7 @@ func TestSandboxIsolation(t *testing.T) {
 		t.Logf("build.log:\n%s", log)
 	}
 	// What the build wrote to /tmp and /var/tmp went with its scratch layer.
-	for _, p := range []string{"/tmp/bundle-probe", filepath.Join(b.Rootfs(), "var/tmp/bundle-probe"), filepath.Join(b.Rootfs(), "tmp/bundle-probe")} {
+	for _, p := range []string{"/tmp/bundle-probe", filepath.Join(b.Rootfs(), "var/tmp/bundle-probe"), filepath.Join(b.Rootfs(), "tmp/bundle-probe"), filepath.Join(b.Rootfs(), "usr/bundle-probe")} {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("the build's file %s reached the host", p)
 		}
@@ -331,5 +328,84 @@ func TestSandboxMemoryCap(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "memory cap of 134217728 bytes") && !strings.Contains(err.Error(), "memory exhausted") {
 		t.Errorf("error does not tell the memory cap was hit:\n%v", err)
+	}
+}
+
+func TestSandboxParallelBuilds(t *testing.T) {
+	b := newTestSandbox(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			job := newJob(t, "hello", helloSRPM)
+			job.ID = "hello-parallel-" + strconv.Itoa(i)
+			job.MemoryBytes = 1 << 30
+			_, errs[i] = b.Build(context.Background(), job)
+		}(i)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("build %d: %v", i, err)
+		}
+	}
+}
+
+func TestSandboxCancel(t *testing.T) {
+	requireTools(t, "pgrep")
+	b := newTestSandbox(t)
+	job := newJob(t, "sandbox-sleep", specSRPM(t, b, "sleep"))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := b.Build(ctx, job)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want the deadline", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("cancelling took %s", d)
+	}
+	// No build process survives.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out, _ := exec.Command("pgrep", "-f", "sleep 3600").Output()
+		if len(out) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("build processes survived the cancellation: %s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := os.Stat(filepath.Join(b.opts.WorkDir, "sandbox", job.ID)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("scratch directory left behind: %v", err)
+	}
+}
+
+func TestSandboxReproducible(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	b := newTestSandbox(t)
+	var built [2][]byte
+	for i := range built {
+		job := newJob(t, "hello", helloSRPM)
+		job.ID = "hello-repro-" + strconv.Itoa(i)
+		res, err := b.Build(context.Background(), job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if built[i], err = os.ReadFile(res.RPMs[0]); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if got := rpmQuery(t, res.RPMs[0], "%{BUILDTIME}"); got != "1700000000" {
+				t.Errorf("build time %s, want SOURCE_DATE_EPOCH", got)
+			}
+			time.Sleep(1100 * time.Millisecond) // let the clock move on
+		}
+	}
+	if !bytes.Equal(built[0], built[1]) {
+		t.Error("two builds of hello with one SOURCE_DATE_EPOCH differ")
 	}
 }

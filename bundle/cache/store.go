@@ -129,19 +129,30 @@ func readEntry(dir string) (*entryFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	var ent entryFile
-	if err := json.Unmarshal(data, &ent); err != nil {
-		return nil, fmt.Errorf("entry.json: %w", err)
-	}
 	in, err := os.ReadFile(filepath.Join(dir, "inputs.json"))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("inputs.json: %v", err) // damaged, not absent
 	}
-	if err := json.Unmarshal(in, &ent.Meta.Inputs); err != nil {
+	return parseEntry(filepath.Base(dir), data, in)
+}
+
+// parseEntry decodes an entry's manifest and inputs and checks that both
+// belong to key: the manifest names it and the inputs hash to it.
+func parseEntry(key string, entry, inputs []byte) (*entryFile, error) {
+	var ent entryFile
+	if err := json.Unmarshal(entry, &ent); err != nil {
+		return nil, fmt.Errorf("entry.json: %w", err)
+	}
+	if err := json.Unmarshal(inputs, &ent.Meta.Inputs); err != nil {
 		return nil, fmt.Errorf("inputs.json: %w", err)
 	}
-	if got := Key(ent.Meta.Inputs); got != ent.Key || filepath.Base(dir) != ent.Key {
-		return nil, fmt.Errorf("entry %s records key %s and inputs hashing to %s", filepath.Base(dir), ent.Key, got)
+	if got := Key(ent.Meta.Inputs); got != ent.Key || key != ent.Key {
+		return nil, fmt.Errorf("entry %s records key %s and inputs hashing to %s", key, ent.Key, got)
+	}
+	for _, f := range ent.Files {
+		if f.Name != filepath.Base(f.Name) || f.Name == "." || f.Name == ".." || !strings.HasSuffix(f.Name, ".rpm") {
+			return nil, fmt.Errorf("entry %s lists a bad file name %q", key, f.Name)
+		}
 	}
 	return &ent, nil
 }
@@ -159,9 +170,6 @@ func verify(dir string, ent *entryFile) error {
 		return fmt.Errorf("rpms/ holds %d files, entry.json lists %d", len(ents), len(ent.Files))
 	}
 	for _, f := range ent.Files {
-		if f.Name != filepath.Base(f.Name) || f.Name == "." || f.Name == ".." {
-			return fmt.Errorf("bad file name %q", f.Name)
-		}
 		size, sum, err := digestFile(filepath.Join(dir, "rpms", f.Name))
 		if err != nil {
 			return err
@@ -174,6 +182,11 @@ func verify(dir string, ent *entryFile) error {
 }
 
 func digestFile(path string) (int64, string, error) {
+	if fi, err := os.Lstat(path); err != nil {
+		return 0, "", err
+	} else if !fi.Mode().IsRegular() {
+		return 0, "", fmt.Errorf("%s is not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, "", err
@@ -241,8 +254,16 @@ func (s *Store) Put(ctx context.Context, key string, rpms []string, meta Meta) e
 		seen[b] = true
 	}
 	final := s.entryDir(key)
-	if _, err := os.Stat(filepath.Join(final, "entry.json")); err == nil {
-		return s.setLast(meta.Inputs.Name, key)
+	if _, err := os.Lstat(final); err == nil {
+		ent, err := readEntry(final)
+		if err == nil {
+			err = verify(final, ent)
+		}
+		if err == nil {
+			return s.setLast(meta.Inputs.Name, key) // already stored
+		}
+		slog.Warn("build cache entry damaged; replacing it", "entry", final, "err", err)
+		s.remove(final)
 	}
 	tmpRoot := filepath.Join(s.Dir, "tmp")
 	if err := os.MkdirAll(tmpRoot, 0o755); err != nil {

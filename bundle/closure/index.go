@@ -1,6 +1,7 @@
 package closure
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -34,6 +35,39 @@ type index struct {
 	byName   map[string][]int // package name -> candidates, platform arch first
 	provides map[string][]provRef
 	files    map[string][]int
+
+	// related maps a capability or path to every package given (any
+	// arch, any version, source too) that is named so, provides it or
+	// has the file; built on first use, for error messages.
+	related map[string][]*rpm.Package
+}
+
+// relatedTo returns the packages named name, providing name (in any
+// version) or containing the file name.
+func (ix *index) relatedTo(name string) []*rpm.Package {
+	if ix.related == nil {
+		ix.related = map[string][]*rpm.Package{}
+		for _, p := range ix.all {
+			if p == nil {
+				continue
+			}
+			seen := map[string]bool{p.Name: true}
+			ix.related[p.Name] = append(ix.related[p.Name], p)
+			for _, d := range p.Provides {
+				if !seen[d.Name] {
+					seen[d.Name] = true
+					ix.related[d.Name] = append(ix.related[d.Name], p)
+				}
+			}
+			for _, f := range p.Files {
+				if !seen[f.Path] {
+					seen[f.Path] = true
+					ix.related[f.Path] = append(ix.related[f.Path], p)
+				}
+			}
+		}
+	}
+	return ix.related[name]
 }
 
 // newIndex keeps the packages the platform accepts (binary, arch or compat
@@ -127,22 +161,19 @@ func archRank(plat *platforms.Platform, arch string) int {
 // result is in index order without duplicates.
 func (ix *index) whatProvides(d rpm.Dep) []int {
 	var out []int
-	seen := map[int]bool{}
 	for _, pr := range ix.provides[d.Name] {
-		if !seen[pr.node] && d.SatisfiedBy(pr.dep) {
-			seen[pr.node] = true
+		if !slices.Contains(out, pr.node) && d.SatisfiedBy(pr.dep) {
 			out = append(out, pr.node)
 		}
 	}
 	if strings.HasPrefix(d.Name, "/") {
 		for _, id := range ix.files[d.Name] {
-			if !seen[id] {
-				seen[id] = true
+			if !slices.Contains(out, id) {
 				out = append(out, id)
 			}
 		}
 	}
-	sort.Ints(out)
+	slices.Sort(out)
 	return out
 }
 

@@ -56,7 +56,8 @@ func LoadRepo(ctx context.Context, dir string) ([]*rpm.Package, error) {
 	return pkgs, nil
 }
 
-// findRPMs lists the *.rpm regular files under dir (sorted) and the newest
+// findRPMs lists the *.rpm files under dir (sorted; symlinks to files
+// count, symlinked directories are not followed) and the newest
 // modification time among them.
 func findRPMs(ctx context.Context, dir string) ([]string, time.Time, error) {
 	var files []string
@@ -68,11 +69,15 @@ func findRPMs(ctx context.Context, dir string) ([]string, time.Time, error) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if d.Type().IsRegular() && strings.HasSuffix(d.Name(), ".rpm") {
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
+		if !strings.HasSuffix(d.Name(), ".rpm") || d.IsDir() {
+			return nil
+		}
+		// Regular files, and symlinks to regular files.
+		info, err := os.Stat(path)
+		if err != nil {
+			return err
+		}
+		if info.Mode().IsRegular() {
 			if info.ModTime().After(newest) {
 				newest = info.ModTime()
 			}

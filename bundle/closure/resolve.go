@@ -98,13 +98,14 @@ type round struct {
 	opts     Options
 	excluded map[int]Dropped
 
-	selected  []bool
-	requested []bool
-	order     []int // selection order
-	reasons   [][]Reason
-	firstBy   []int // node that pulled each selected node in, -1 for requested
-	queue     []int
-	changed   bool
+	selected   []bool
+	requested  []bool
+	order      []int // selection order
+	reasons    [][]Reason
+	reasonSeen map[reasonKey]bool
+	firstBy    []int // node that pulled each selected node in, -1 for requested
+	queue      []int
+	changed    bool
 
 	missing      []Unresolved
 	missingBy    []int
@@ -112,6 +113,11 @@ type round struct {
 	baseProvided map[string]bool
 	ignored      map[string]bool
 	rich         map[string]richParse
+}
+
+type reasonKey struct {
+	node   int
+	reason Reason
 }
 
 type richParse struct {
@@ -124,7 +130,7 @@ func newRound(ctx context.Context, ix *index, opts Options, excluded map[int]Dro
 	return &round{
 		ctx: ctx, ix: ix, opts: opts, excluded: excluded,
 		selected: make([]bool, n), requested: make([]bool, n),
-		reasons: make([][]Reason, n), firstBy: make([]int, n),
+		reasons: make([][]Reason, n), reasonSeen: map[reasonKey]bool{}, firstBy: make([]int, n),
 		missingSeen: map[string]bool{}, baseProvided: map[string]bool{},
 		ignored: map[string]bool{}, rich: map[string]richParse{},
 	}
@@ -414,11 +420,11 @@ func (r *round) addReason(id, by int, text, kind string) {
 	if by >= 0 {
 		reason.By = r.ix.nodes[by].nevra
 	}
-	for _, have := range r.reasons[id] {
-		if have == reason {
-			return
-		}
+	k := reasonKey{id, reason}
+	if r.reasonSeen[k] {
+		return
 	}
+	r.reasonSeen[k] = true
 	r.reasons[id] = append(r.reasons[id], reason)
 }
 

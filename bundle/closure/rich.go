@@ -182,7 +182,11 @@ func (r *round) need(by int, e rpm.RichExpr, text, kind string) (bool, string) {
 				return true, ""
 			}
 			id, _ := strconv.Atoi(s)
-			if r.selected[id] || r.ix.nodes[id].base {
+			if r.ix.nodes[id].base {
+				r.baseProvided[text] = true
+				return true, ""
+			}
+			if r.selected[id] {
 				r.addReason(id, by, text, kind)
 				return true, ""
 			}
@@ -256,9 +260,9 @@ func (r *round) supplementHolds(s rpm.Dep) (int, bool) {
 // packages would, and why they are not candidates.
 func (r *round) explain(d rpm.Dep) string {
 	var foreign, older, obsoleted, source, versions []string
-	for _, p := range r.ix.all {
-		if p == nil || !providesDep(p, d) {
-			if p != nil && !p.IsSource && r.ix.plat.Accepts(p.Arch) && len(versions) < 3 {
+	for _, p := range r.ix.relatedTo(d.Name) {
+		if !providesDep(p, d) {
+			if !p.IsSource && r.ix.plat.Accepts(p.Arch) && len(versions) < 3 {
 				if v := sameName(p, d.Name); v != "" {
 					versions = append(versions, p.NEVRA()+" provides "+v)
 				}

@@ -78,7 +78,7 @@ func TestGNUArchives(t *testing.T) {
 				{"dir/hello.txt", 0o100644, 2, "hello world\n"},
 				{"dir/link", 0o120777, 1, "hello.txt"},
 				{"dir/sub", 0o40755, 2, ""},
-				{"dir/sub/bin.dat", 0o104755, 1, "sha256:c083884c61b146c427e6618be170a974aa90a0c341d4405ff34c215178708af9"},
+				{"dir/sub/bin.dat", 0o104755, 1, "sha256:16809ee65520495588099c84a1d6a429e002f667d99662643f87af7385841256"},
 			}
 			if len(entries) != len(want) {
 				t.Fatalf("got %d entries, want %d: %+v", len(entries), len(want), entries)
@@ -278,6 +278,11 @@ func FuzzReader(f *testing.F) {
 		b, err := os.ReadFile(name)
 		if err != nil {
 			f.Fatal(err)
+		}
+		// Drop GNU cpio's block padding after the trailer: small seeds
+		// keep the fuzzer's minimisation fast.
+		if i := bytes.Index(b, []byte("TRAILER!!!\x00")); i >= 0 {
+			b = b[:min(len(b), (i+11+3)/4*4)]
 		}
 		f.Add(b)
 	}

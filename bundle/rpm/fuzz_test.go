@@ -3,6 +3,7 @@ package rpm
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -54,8 +55,15 @@ func TestTestdataReproducible(t *testing.T) {
 		if !bytes.Equal(old, b) {
 			t.Errorf("%s differs from what rpmtest builds now (%d vs %d bytes)", path, len(old), len(b))
 		}
-		if _, err := ReadPackageFile(path); err != nil {
-			t.Error(err)
+		p, err := ReadPackageFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "synth-newc.rpm" {
+			want := "[{libc.so.6()(64bit) 0 {  }} {(a or b) 0 {  }} {c 12 {2 1.0 3}}]"
+			if got := fmt.Sprint(p.Requires); got != want {
+				t.Errorf("requires %s, want %s", got, want)
+			}
 		}
 	}
 }

@@ -1,12 +1,15 @@
 package rpm
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -371,5 +374,61 @@ func TestHeaderAgainstRPM(t *testing.T) {
 				t.Errorf("files:\nrpm:\n%s\nours:\n%s", strings.Join(want, "\n"), strings.Join(have, "\n"))
 			}
 		})
+	}
+}
+
+// TestHostileHeaderNoPanic corrupts the index of a valid header the ways
+// that make go-rpmutils panic (offsets past the data, negative counts) and
+// checks they come back as errors.
+func TestHostileHeaderNoPanic(t *testing.T) {
+	good, err := os.ReadFile("testdata/synth-stripped.rpm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	magic := []byte{0x8e, 0xad, 0xe8, 0x01}
+	gen := 96 + 16 + strings.Index(string(good[96+16:]), string(magic))
+	if gen < 96+16 {
+		t.Fatal("no general header")
+	}
+	nTags := int(binary.BigEndian.Uint32(good[gen+8:]))
+	for _, tc := range []struct {
+		name  string
+		field int // byte offset inside an index entry: 4 type, 8 offset, 12 count
+		value uint32
+	}{
+		{"offset past the data", 8, 0x7ffffff0},
+		{"negative offset", 8, 0xfffffff0},
+		{"negative count", 12, 0xffffffff},
+		{"huge count", 12, 0x00ffffff},
+		{"unknown type", 4, 77},
+	} {
+		for entry := 0; entry < nTags; entry++ {
+			b := append([]byte(nil), good...)
+			binary.BigEndian.PutUint32(b[gen+16+16*entry+tc.field:], tc.value)
+			func() {
+				defer func() {
+					if v := recover(); v != nil {
+						t.Fatalf("%s, entry %d: panic %v", tc.name, entry, v)
+					}
+				}()
+				ReadHeader(bytes.NewReader(b))
+				if _, pl, err := OpenReader(bytes.NewReader(b)); err == nil {
+					io.Copy(io.Discard, pl)
+					for {
+						if _, err := pl.Next(); err != nil {
+							break
+						}
+					}
+					pl.Close()
+				}
+			}()
+		}
+	}
+	// A header claiming more tags or data than rpm allows is refused before
+	// anything is allocated.
+	b := append([]byte(nil), good...)
+	binary.BigEndian.PutUint32(b[gen+12:], 0xfffffff0)
+	if _, err := ReadHeader(bytes.NewReader(b)); err == nil || !strings.Contains(err.Error(), "exceed") {
+		t.Errorf("huge header size: %v", err)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -362,45 +364,105 @@ func dep(s string) Dep {
 	return d
 }
 
+// satisfiedCases are requirement/provide pairs and whether rpm considers
+// the requirement satisfied (TestSatisfiedByAgainstRPM asks rpm itself).
+var satisfiedCases = []struct {
+	req, prov string
+	want      bool
+}{
+	{"foo", "foo", true},
+	{"foo", "bar", false},
+	{"foo", "foo = 1.0-1", true},   // unversioned requirement: any version
+	{"foo >= 2", "foo", true},      // unversioned provide satisfies a versioned require (rpm)
+	{"foo >= 2", "foo < 1", false}, // disjoint ranges
+	{"foo >= 2", "foo = 2", true},  // equal, both include equality
+	{"foo > 2", "foo = 2", false},  // equal, only one includes equality
+	{"foo >= 2", "foo = 3", true},
+	{"foo >= 2", "foo = 1.9", false},
+	{"foo < 2", "foo = 1.9", true},
+	{"foo < 2", "foo = 2", false},
+	{"foo <= 2", "foo = 2-5", true}, // no release on the require: equality matches every release
+	{"foo = 2", "foo = 2-5", true},
+	{"foo = 2-5", "foo = 2", true},  // no release on the provide, which includes equality
+	{"foo > 2", "foo = 2-5", false}, // the side without release has no '=': compare as equal
+	{"foo < 2-5", "foo = 2", true},  // the release-less side has '=': rpm matches (2-1 is in both)
+	{"foo < 2", "foo = 2-5", false}, // the release-less side has no '='
+	{"foo = 2-5", "foo = 2-6", false},
+	{"foo >= 2-5", "foo = 2-6", true},
+	{"foo >= 1:1", "foo = 2", false},  // epoch beats version
+	{"foo >= 1", "foo = 1:0.1", true}, // positive epoch on one side only
+	{"foo >= 0:2", "foo = 2", true},   // missing epoch equals 0
+	{"foo = 2", "foo = 0:2", true},
+	{"foo < 2", "foo > 1", true}, // two open ranges overlap
+	{"foo < 1", "foo > 2", false},
+	{"foo > 2", "foo > 1", true}, // both open upwards
+	{"foo < 1", "foo < 2", true},
+	{"foo >= 1.0~rc1", "foo = 1.0~rc1", true},
+	{"foo >= 1.0", "foo = 1.0~rc1", false},
+	{"foo >= 1.0", "foo = 1.0^git1", true},
+}
+
 func TestSatisfiedBy(t *testing.T) {
-	tests := []struct {
-		req, prov string
-		want      bool
-	}{
-		{"foo", "foo", true},
-		{"foo", "bar", false},
-		{"foo", "foo = 1.0-1", true},   // unversioned requirement: any version
-		{"foo >= 2", "foo", true},      // unversioned provide satisfies a versioned require (rpm)
-		{"foo >= 2", "foo < 1", false}, // disjoint ranges
-		{"foo >= 2", "foo = 2", true},  // equal, both include equality
-		{"foo > 2", "foo = 2", false},  // equal, only one includes equality
-		{"foo >= 2", "foo = 3", true},
-		{"foo >= 2", "foo = 1.9", false},
-		{"foo < 2", "foo = 1.9", true},
-		{"foo < 2", "foo = 2", false},
-		{"foo <= 2", "foo = 2-5", true}, // no release on the require: equality matches every release
-		{"foo = 2", "foo = 2-5", true},
-		{"foo = 2-5", "foo = 2", true},  // no release on the provide, which includes equality
-		{"foo > 2", "foo = 2-5", false}, // the side without release has no '=': compare as equal
-		{"foo < 2-5", "foo = 2", true},  // the release-less side has '=': rpm matches (2-1 is in both)
-		{"foo < 2", "foo = 2-5", false}, // the release-less side has no '='
-		{"foo = 2-5", "foo = 2-6", false},
-		{"foo >= 2-5", "foo = 2-6", true},
-		{"foo >= 1:1", "foo = 2", false},  // epoch beats version
-		{"foo >= 1", "foo = 1:0.1", true}, // positive epoch on one side only
-		{"foo >= 0:2", "foo = 2", true},   // missing epoch equals 0
-		{"foo = 2", "foo = 0:2", true},
-		{"foo < 2", "foo > 1", true}, // two open ranges overlap
-		{"foo < 1", "foo > 2", false},
-		{"foo > 2", "foo > 1", true}, // both open upwards
-		{"foo < 1", "foo < 2", true},
-		{"foo >= 1.0~rc1", "foo = 1.0~rc1", true},
-		{"foo >= 1.0", "foo = 1.0~rc1", false},
-		{"foo >= 1.0", "foo = 1.0^git1", true},
-	}
-	for _, tc := range tests {
+	for _, tc := range satisfiedCases {
 		if got := dep(tc.req).SatisfiedBy(dep(tc.prov)); got != tc.want {
 			t.Errorf("%q satisfied by %q = %v, want %v", tc.req, tc.prov, got, tc.want)
+		}
+	}
+}
+
+// TestSatisfiedByAgainstRPM builds one package providing every case's
+// capability (renamed capNN) and one requiring them, and has rpm check
+// the transaction: the requirements it reports as failed must be exactly
+// the cases SatisfiedBy rejects.
+func TestSatisfiedByAgainstRPM(t *testing.T) {
+	vercmpNeedTool(t, "rpmbuild")
+	vercmpNeedTool(t, "rpm")
+	dir := t.TempDir()
+	var provides, requires strings.Builder
+	want := map[string]bool{} // capNN -> satisfied
+	for i, tc := range satisfiedCases {
+		req, prov := dep(tc.req), dep(tc.prov)
+		if req.Name != prov.Name {
+			continue
+		}
+		name := fmt.Sprintf("cap%02d", i)
+		req.Name, prov.Name = name, name
+		fmt.Fprintf(&provides, "Provides: %s\n", prov.String())
+		fmt.Fprintf(&requires, "Requires: %s\n", req.String())
+		want[name] = tc.want
+	}
+	spec := func(name, deps string) string {
+		path := filepath.Join(dir, name+".spec")
+		text := "Name: " + name + "\nVersion: 1\nRelease: 1\nSummary: s\nLicense: MIT\nBuildArch: noarch\n" + deps +
+			"%description\nd\n%files\n"
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	build := exec.Command("rpmbuild", "-bb", "--quiet", "--define", "_topdir "+filepath.Join(dir, "top"),
+		"--define", "_rpmdir "+filepath.Join(dir, "out"), spec("prov", provides.String()), spec("req", requires.String()))
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("rpmbuild: %v\n%s", err, out)
+	}
+	root := filepath.Join(dir, "root")
+	if out, err := exec.Command("rpm", "--root", root, "--initdb").CombinedOutput(); err != nil {
+		t.Fatalf("rpm --initdb: %v\n%s", err, out)
+	}
+	rpms, _ := filepath.Glob(filepath.Join(dir, "out", "noarch", "*.rpm"))
+	args := append([]string{"--root", root, "-i", "--test", "--nosignature"}, rpms...)
+	out, _ := exec.Command("rpm", args...).CombinedOutput() // fails when a dependency is missing
+	failed := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasSuffix(line, "is needed by req-1-1.noarch") {
+			failed[strings.Fields(line)[0]] = true
+		}
+	}
+	for name, ok := range want {
+		if ok == failed[name] {
+			i, _ := strconv.Atoi(strings.TrimPrefix(name, "cap"))
+			tc := satisfiedCases[i]
+			t.Errorf("%q by %q: SatisfiedBy says %v, rpm says %v", tc.req, tc.prov, ok, !failed[name])
 		}
 	}
 }

@@ -41,7 +41,9 @@ func golden(t *testing.T, name, got string) {
 func scriptedEvents() []Event {
 	t0 := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
-	c := func(w, b, d, f, s int) Counts { return Counts{Total: 5, Waiting: w, Building: b, Done: d, Failed: f, Skipped: s} }
+	c := func(w, b, d, f, s int) Counts {
+		return Counts{Total: 5, Waiting: w, Building: b, Done: d, Failed: f, Skipped: s}
+	}
 	run := []Running{{Name: "zlib", Since: at(time.Second), CPUs: 4}, {Name: "openssl", Since: at(2 * time.Second), CPUs: 2}}
 	return []Event{
 		{Kind: EventStart, Time: t0, Workers: 2, CPUs: 6, Counts: c(5, 0, 0, 0, 0)},
