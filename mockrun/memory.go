@@ -21,7 +21,7 @@ type memCgroup struct {
 var cgroupRoot = "/sys/fs/cgroup"
 
 // newMemCgroup makes a child of the calling process's memory cgroup named
-// bundle-<id> with the given limit. It fails when the host has no memory
+// bundle-<id>-<pid> with the given limit. It fails when the host has no memory
 // controller this process may use (cgroup v2 without delegation, read-only
 // /sys/fs/cgroup in a container, not root); the caller then falls back to
 // RLIMIT_AS.
@@ -31,7 +31,8 @@ func newMemCgroup(id string, limit int64) (*memCgroup, error) {
 		return nil, err
 	}
 	v1Path, v2Path, hasV2 := parseProcCgroup(string(self))
-	name := "bundle-" + id
+	// The pid keeps two bundle processes building the same job apart.
+	name := "bundle-" + id + "-" + strconv.Itoa(os.Getpid())
 	// cgroup v1 memory controller.
 	if v1Path != "" {
 		base := filepath.Join(cgroupRoot, "memory")

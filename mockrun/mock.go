@@ -315,47 +315,6 @@ func mockFailure(what, logDir string, runErr error) error {
 	return e
 }
 
-// BuildError is a failed build: what failed, in which stage, and the last
-// lines of the log that says why.
-type BuildError struct {
-	What  string // "mock build of foo"
-	Stage string // the stage that did not finish ("" when unknown)
-	Log   string // the full log
-	Tail  string // its last lines
-	Hint  string // what the failure most likely means, when known
-	Err   error
-}
-
-func (e *BuildError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.What + " failed")
-	if e.Stage != "" {
-		b.WriteString(" during " + e.Stage)
-	}
-	cause := e.Err
-	var re *runner.Error
-	if errors.As(e.Err, &re) {
-		cause = re.Err
-	}
-	switch {
-	case e.Hint != "" && cause != nil:
-		b.WriteString(": " + e.Hint + " (" + cause.Error() + ")")
-	case e.Hint != "":
-		b.WriteString(": " + e.Hint)
-	case cause != nil:
-		b.WriteString(": " + cause.Error())
-	}
-	if e.Log != "" {
-		b.WriteString(" (full log: " + e.Log + ")")
-	}
-	if e.Tail != "" {
-		b.WriteString("\n--- last lines ---\n" + e.Tail)
-	}
-	return b.String()
-}
-
-func (e *BuildError) Unwrap() error { return e.Err }
-
 // BuildSRPM runs mock --buildsrpm on spec with its sources and patches and
 // returns the source RPM's path in outDir.
 func (m *Mock) BuildSRPM(ctx context.Context, spec string, files []string, outDir, logDir string) (string, error) {

@@ -270,3 +270,47 @@ func tailLines(s string, n int) string {
 func isSRPM(name string) bool {
 	return strings.HasSuffix(name, ".src.rpm") || strings.HasSuffix(name, ".nosrc.rpm")
 }
+
+// BuildError is a failed build: what failed, in which stage, and the last
+// lines of the log that says why.
+type BuildError struct {
+	What  string // "mock build of foo"
+	Stage string // the stage that did not finish ("" when unknown)
+	Log   string // the full log
+	Tail  string // its last lines
+	Hint  string // what the failure most likely means, when known
+	Err   error
+}
+
+// Error says what failed, where, why when known, and ends with the log's
+// last lines.
+func (e *BuildError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.What + " failed")
+	if e.Stage != "" {
+		b.WriteString(" during " + e.Stage)
+	}
+	cause := e.Err
+	var re *runner.Error
+	if errors.As(e.Err, &re) {
+		cause = re.Err
+	}
+	switch {
+	case e.Hint != "" && cause != nil:
+		b.WriteString(": " + e.Hint + " (" + cause.Error() + ")")
+	case e.Hint != "":
+		b.WriteString(": " + e.Hint)
+	case cause != nil:
+		b.WriteString(": " + cause.Error())
+	}
+	if e.Log != "" {
+		b.WriteString(" (full log: " + e.Log + ")")
+	}
+	if e.Tail != "" {
+		b.WriteString("\n--- last lines ---\n" + e.Tail)
+	}
+	return b.String()
+}
+
+// Unwrap returns the command's error (a *runner.Error, or the context's).
+func (e *BuildError) Unwrap() error { return e.Err }

@@ -27,7 +27,7 @@ const helloSRPM = "../../shared/fixtures/rpm-testsuite/hello-1.0-1.src.rpm"
 
 // requireTools skips the test when a tool is missing, unless
 // BUNDLE_REQUIRE_TOOLS=1 (CI), where it fails.
-func requireTools(t *testing.T, tools ...string) {
+func requireTools(t testing.TB, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -48,7 +48,7 @@ func testExtract(ctx context.Context, root string, rpms []string) error {
 
 // newTestSandbox returns a prepared sandbox builder for debian12-x86_64
 // with a fresh work directory.
-func newTestSandbox(t *testing.T) *Sandbox {
+func newTestSandbox(t testing.TB) *Sandbox {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("sandbox builds are long; skipped with -short")
@@ -86,7 +86,7 @@ func newTestSandbox(t *testing.T) *Sandbox {
 	return b.(*Sandbox)
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
@@ -94,7 +94,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // newJob returns a job for srpm with fresh result and log directories.
-func newJob(t *testing.T, name, srpm string) Job {
+func newJob(t testing.TB, name, srpm string) Job {
 	dir := t.TempDir()
 	return Job{
 		Name: name, ID: name + "-test", SRPM: srpm,
@@ -129,6 +129,17 @@ func TestSandboxRebuildHello(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(job.LogDir, "build.log")); err != nil {
 		t.Errorf("no build log: %v", err)
+	}
+	pkgs, err := b.RootfsPackages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, p := range pkgs {
+		have[p.Name] = true
+	}
+	if !have["rpm"] || !have["build-essential"] || have["zlib1g-dev"] {
+		t.Errorf("rootfs packages (%d): rpm %v, build-essential %v, zlib1g-dev %v", len(pkgs), have["rpm"], have["build-essential"], have["zlib1g-dev"])
 	}
 	// The scratch directory is gone and nothing is mounted on the host.
 	if _, err := os.Stat(filepath.Join(b.opts.WorkDir, "sandbox", job.ID)); !errors.Is(err, os.ErrNotExist) {
@@ -407,5 +418,18 @@ func TestSandboxReproducible(t *testing.T) {
 	}
 	if !bytes.Equal(built[0], built[1]) {
 		t.Error("two builds of hello with one SOURCE_DATE_EPOCH differ")
+	}
+}
+
+// BenchmarkSandboxBuildHello measures one small rebuild with the rootfs
+// cached: the per-job cost of the scratch overlay, namespaces and rpmbuild.
+func BenchmarkSandboxBuildHello(b *testing.B) {
+	sb := newTestSandbox(b)
+	for i := 0; i < b.N; i++ {
+		job := newJob(b, "hello", helloSRPM)
+		job.ID = "hello-bench-" + strconv.Itoa(i)
+		if _, err := sb.Build(context.Background(), job); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -17,8 +17,16 @@ func assembleDemo(t *testing.T, out string, env []string, extra ...string) strin
 	repo := demoRepo(t)
 	args := append([]string{"assemble", "--repo", repo, "--platform", "debian12-x86_64",
 		"--name", "demo", "--version", "1.0", "--workdir", filepath.Join(out, "work"), "-o", out}, extra...)
+	// demo-libs is not asked for: the closure pulls it in.
+	args = append(args, "demo", "demo-devel")
 	mustRun(t, env, args...)
-	return filepath.Join(out, "demo-1.0-debian12-x86_64.tar.gz")
+	name := "demo-1.0-debian12-x86_64.tar.gz"
+	for i, a := range extra {
+		if a == "--compression" && i+1 < len(extra) {
+			name = map[string]string{"zstd": "demo-1.0-debian12-x86_64.tar.zst", "none": "demo-1.0-debian12-x86_64.tar"}[extra[i+1]]
+		}
+	}
+	return filepath.Join(out, name)
 }
 
 func TestAssembleDemo(t *testing.T) {

@@ -87,7 +87,7 @@ func TestClosureDemo(t *testing.T) {
 	r := mustRun(t, nil, "closure", "--repo", repo, "--json", "demo")
 	var res struct {
 		Packages []struct {
-			Package   struct{ Name string }
+			Name      string
 			Requested bool
 			Reasons   []struct{ By, Requires string }
 		}
@@ -97,7 +97,7 @@ func TestClosureDemo(t *testing.T) {
 	}
 	var names []string
 	for _, p := range res.Packages {
-		names = append(names, p.Package.Name)
+		names = append(names, p.Name)
 	}
 	if strings.Join(names, ",") != "demo,demo-libs" {
 		t.Errorf("closure of demo = %v, want demo,demo-libs", names)

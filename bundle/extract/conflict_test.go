@@ -134,12 +134,12 @@ func TestModesAndRemoval(t *testing.T) {
 	}
 	var removed, stripped []string
 	for _, r := range rep.Removed {
-		removed = append(removed, r.Path)
+		removed = append(removed, fmt.Sprintf("%s(%d)", r.Path, r.Entries))
 	}
 	for _, st := range rep.Stripped {
 		stripped = append(stripped, st.Path+":"+st.Mode+">"+st.Written)
 	}
-	if got := strings.Join(removed, " "); got != "/usr/lib/libm.a /usr/share/doc /usr/share/doc/modes /usr/share/doc/modes/README" {
+	if got := strings.Join(removed, " "); got != "/usr/lib/libm.a(1) /usr/share/doc(3)" {
 		t.Errorf("removed %s", got)
 	}
 	if got := strings.Join(stripped, " "); got != "/bin/su:4755>755 /bin/wall:2755>755 /sgid:2775>775 /tmpdir:1777>777" {
@@ -152,12 +152,15 @@ func TestRemovedPattern(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if top := removedBy(pats, "/usr/share/doc/x/y"); top != "/usr/share/doc" {
+		t.Errorf("top %q", top)
+	}
 	for p, want := range map[string]bool{
 		"/usr/share/doc": true, "/usr/share/doc/x/y": true, "/usr/share/docx": false, "/usr/share": false,
 		"/usr/share/locale": false, "/usr/share/locale/de/LC_MESSAGES/x.mo": true,
 		"/usr/lib64/libc.a": true, "/usr/lib64/libc.so": false, "/usr/lib64/sub/libc.a": false,
 	} {
-		if got := removed(pats, p); got != want {
+		if got := removedBy(pats, p) != ""; got != want {
 			t.Errorf("%s: removed=%v want %v", p, got, want)
 		}
 	}

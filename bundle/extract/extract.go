@@ -141,6 +141,7 @@ func Extract(ctx context.Context, opts Options, rpms []string) (*Report, error) 
 		rep.Files += r.files
 		rep.Bytes += r.bytes
 	}
+	rep.emptyNotNil()
 	log.Info("extracted", "root", opts.Root, "packages", len(pkgs), "files", rep.Files, "bytes", rep.Bytes,
 		"conflicts", len(rep.Conflicts), "dropped", len(rep.Dropped), "stripped", len(rep.Stripped),
 		"caps", len(rep.Caps), "removed", len(rep.Removed), "duration", time.Since(start))
@@ -156,11 +157,14 @@ type pkgResult struct {
 
 // extractPackage streams one package's payload and writes what it owns.
 func extractPackage(ctx context.Context, w *writer, pp *pkgPlan) (res pkgResult, err error) {
-	_, pl, err := rpm.Open(pp.file)
+	p, pl, err := rpm.Open(pp.file)
 	if err != nil {
 		return res, err
 	}
 	defer pl.Close()
+	if p.NEVRA() != pp.nevra || len(p.Files) != len(pp.pkg.Files) {
+		return res, fmt.Errorf("package changed since its header was read (now %s with %d files)", p.NEVRA(), len(p.Files))
+	}
 	groupDone := map[int]bool{} // hard-link groups written, by first index
 	for {
 		if err := ctx.Err(); err != nil {

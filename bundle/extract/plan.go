@@ -67,17 +67,19 @@ func checkPatterns(pats []string) ([]string, error) {
 	return out, nil
 }
 
-// removed reports whether p or one of its parent directories matches a
-// pattern.
-func removed(pats []string, p string) bool {
+// removedBy returns the highest of p and its parent directories that
+// matches a pattern, or "" when none does.
+func removedBy(pats []string, p string) string {
+	top := ""
 	for a := p; a != "/"; a = path.Dir(a) {
 		for _, pat := range pats {
 			if ok, _ := path.Match(pat, a); ok {
-				return true
+				top = a
+				break
 			}
 		}
 	}
-	return false
+	return top
 }
 
 // Unix file type bits.
@@ -142,6 +144,8 @@ func makePlan(pkgs []*pkgPlan, pats []string) (*plan, error) {
 	pl := &plan{pkgs: pkgs}
 	owner := map[string]claim{}
 	conflicts := map[string]*Conflict{}
+	removedCount := map[[2]string]int{}
+	var removedOrder [][2]string
 	for _, pp := range pkgs {
 		pp.paths = make([]string, len(pp.pkg.Files))
 		pp.owns = make([]bool, len(pp.pkg.Files))
@@ -154,8 +158,12 @@ func makePlan(pkgs []*pkgPlan, pats []string) (*plan, error) {
 				return nil, fmt.Errorf("%s: %w", pp.file, err)
 			}
 			pp.paths[i] = p
-			if removed(pats, p) {
-				pl.report.Removed = append(pl.report.Removed, Removed{Path: p, Package: pp.nevra})
+			if top := removedBy(pats, p); top != "" {
+				k := [2]string{top, pp.nevra}
+				if removedCount[k] == 0 {
+					removedOrder = append(removedOrder, k)
+				}
+				removedCount[k]++
 				continue
 			}
 			if !f.IsDir() && !f.IsRegular() && !f.IsSymlink() {
@@ -220,6 +228,9 @@ func makePlan(pkgs []*pkgPlan, pats []string) (*plan, error) {
 	}
 	for _, p := range sortedKeys(conflicts) {
 		pl.report.Conflicts = append(pl.report.Conflicts, *conflicts[p])
+	}
+	for _, k := range removedOrder {
+		pl.report.Removed = append(pl.report.Removed, Removed{Path: k[0], Package: k[1], Entries: removedCount[k]})
 	}
 	sort.SliceStable(pl.report.Removed, func(i, j int) bool {
 		return less2(pl.report.Removed[i].Path, pl.report.Removed[i].Package, pl.report.Removed[j].Path, pl.report.Removed[j].Package)

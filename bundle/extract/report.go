@@ -13,7 +13,7 @@ type Report struct {
 	Dropped   []Dropped       `json:"dropped"`   // special files, sorted by path, package
 	Stripped  []Stripped      `json:"stripped"`  // setuid/setgid/sticky bits removed
 	Caps      []DroppedCap    `json:"caps"`      // file capabilities not applied
-	Removed   []Removed       `json:"removed"`   // paths skipped by Options.Remove
+	Removed   []Removed       `json:"removed"`   // what Options.Remove skipped, per package
 	Files     int             `json:"files"`     // regular files and symlinks written
 	Dirs      int             `json:"dirs"`      // directories from package headers created
 	Bytes     int64           `json:"bytes"`     // regular-file bytes written (hard-link copies included)
@@ -78,13 +78,43 @@ func (c DroppedCap) String() string {
 	return fmt.Sprintf("%s %q from %s", c.Path, c.Caps, c.Package)
 }
 
-// Removed is a path skipped because it matched Options.Remove.
+// Removed records what Options.Remove skipped in one package: Path is the
+// matching path (a directory stands for everything under it) and Entries
+// the number of header entries it covered.
 type Removed struct {
 	Path    string `json:"path"`
 	Package string `json:"package"`
+	Entries int    `json:"entries"`
 }
 
 // String renders the entry for humans.
 func (r Removed) String() string {
-	return fmt.Sprintf("%s from %s", r.Path, r.Package)
+	return fmt.Sprintf("%s (%d entries) from %s", r.Path, r.Entries, r.Package)
+}
+
+// emptyNotNil makes every list serialise as [] rather than null.
+func (r *Report) emptyNotNil() {
+	if r.Packages == nil {
+		r.Packages = []PackageReport{}
+	}
+	for i := range r.Packages {
+		if r.Packages[i].Files == nil {
+			r.Packages[i].Files = []string{}
+		}
+	}
+	if r.Conflicts == nil {
+		r.Conflicts = []Conflict{}
+	}
+	if r.Dropped == nil {
+		r.Dropped = []Dropped{}
+	}
+	if r.Stripped == nil {
+		r.Stripped = []Stripped{}
+	}
+	if r.Caps == nil {
+		r.Caps = []DroppedCap{}
+	}
+	if r.Removed == nil {
+		r.Removed = []Removed{}
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -255,7 +256,7 @@ func TestLegacyWeakDeps(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Dep{{Name: "hard", Flags: SenseGreater | SenseEqual, EVR: EVR{"1", "2", "3"}}}
-	if fmt.Sprint(p.Requires) != fmt.Sprint(want) || len(p.Recommends) != 1 || p.Recommends[0].Name != "soft" {
+	if !reflect.DeepEqual(p.Requires, want) || len(p.Recommends) != 1 || p.Recommends[0].Name != "soft" {
 		t.Errorf("requires %+v recommends %+v", p.Requires, p.Recommends)
 	}
 }
