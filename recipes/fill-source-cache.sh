@@ -96,7 +96,11 @@ ensure_deb_src() {
 	[ -n "$codename" ] || die "cannot tell the release codename from /etc/os-release; add a deb-src entry by hand"
 	list=/etc/apt/sources.list.d/bundle-deb-src.list
 	say "adding 'deb-src ${DEBIAN_MIRROR:-http://deb.debian.org/debian} $codename main' to $list"
-	printf 'deb-src %s %s main\n' "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" "$codename" >"$list"
+	# Same keyring option as Debian 12's debian.sources, else APT refuses
+	# the two entries ("Conflicting values set for option Signed-By").
+	opts=""
+	[ -r /usr/share/keyrings/debian-archive-keyring.gpg ] && opts="[signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
+	printf 'deb-src %s%s %s main\n' "$opts" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" "$codename" >"$list"
 	apt_update
 }
 
