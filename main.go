@@ -22,9 +22,11 @@ import (
 	"github.com/bundle-dev/bundle/bundle"
 	"github.com/bundle-dev/bundle/bundle/closure"
 	"github.com/bundle-dev/bundle/bundle/extract"
+	"github.com/bundle-dev/bundle/bundle/schedule"
 	"github.com/bundle-dev/bundle/bundle/tarball"
 	"github.com/bundle-dev/bundle/links"
 	"github.com/bundle-dev/bundle/platforms"
+	"github.com/bundle-dev/bundle/recipes"
 )
 
 // Exit statuses.
@@ -109,6 +111,106 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			return cli.ShowRootCommandHelp(c)
 		},
 		Commands: []*cli.Command{
+			{
+				Name:         "build",
+				Usage:        "plan → builds → local repo → assemble: the whole pipeline on a recipe",
+				ArgsUsage:    "RECIPE",
+				OnUsageError: onUsageError,
+				Flags: append(buildFlags(),
+					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `DIR` (default: the recipe's output.dir)"},
+					&cli.StringFlag{Name: "mtime", Usage: "clamp mtimes to `TIME` (unix seconds or RFC 3339; default SOURCE_DATE_EPOCH, else the newest package build time)"},
+					&cli.BoolFlag{Name: "no-assemble", Usage: "stop after the builds: fill the local repo only"},
+					jsonFlag),
+				Action: func(ctx context.Context, c *cli.Command) error {
+					r, err := loadRecipe(c, 1)
+					if err != nil {
+						return err
+					}
+					mtime, err := parseMtime(c.String("mtime"))
+					if err != nil {
+						return usageError{err}
+					}
+					res, err := bundle.Build(ctx, bundle.BuildOptions{
+						Recipe: r, WorkDir: c.String("workdir"), CacheDir: c.String("cache-dir"), Out: c.String("output"),
+						Offline: c.Bool("offline"), Workers: int(c.Int("jobs")), CPUs: int(c.Int("cpus")), FailFast: c.Bool("fail-fast"),
+						NoAssemble: c.Bool("no-assemble"), Mtime: mtime, Logger: slog.Default(), Progress: progressView(stderr),
+					})
+					return bundle.PrintBuild(stdout, res, err, c.Bool("json"))
+				},
+			},
+			{
+				Name:         "build-package",
+				Usage:        "build one package of a recipe (and what it needs) into the local repo",
+				ArgsUsage:    "RECIPE NAME...",
+				OnUsageError: onUsageError,
+				Flags:        append(buildFlags(), jsonFlag),
+				Action: func(ctx context.Context, c *cli.Command) error {
+					if c.Args().Len() < 2 {
+						return usagef("build-package: give a recipe and at least one package name")
+					}
+					r, err := loadRecipe(c, -1)
+					if err != nil {
+						return err
+					}
+					res, err := bundle.Build(ctx, bundle.BuildOptions{
+						Recipe: r, WorkDir: c.String("workdir"), CacheDir: c.String("cache-dir"), Only: c.Args().Slice()[1:],
+						Offline: c.Bool("offline"), Workers: int(c.Int("jobs")), CPUs: int(c.Int("cpus")), FailFast: c.Bool("fail-fast"),
+						Logger: slog.Default(), Progress: progressView(stderr),
+					})
+					return bundle.PrintBuild(stdout, res, err, c.Bool("json"))
+				},
+			},
+			{
+				Name:         "plan",
+				Usage:        "show the build plan of a recipe: layers, critical path, and with --explain what rebuilds and why",
+				ArgsUsage:    "RECIPE",
+				OnUsageError: onUsageError,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "workdir", Value: ".bundle", Usage: "work `DIR` (prepared SRPMs, repo, logs, state)"},
+					&cli.StringFlag{Name: "cache-dir", Usage: "cache `DIR` (default $BUNDLE_CACHE, else ~/.cache/bundle)"},
+					&cli.BoolFlag{Name: "offline", Usage: "never use the network: sources must be in the cache"},
+					&cli.BoolFlag{Name: "explain", Usage: "say which packages will rebuild and why"},
+					jsonFlag,
+				},
+				Action: func(ctx context.Context, c *cli.Command) error {
+					r, err := loadRecipe(c, 1)
+					if err != nil {
+						return err
+					}
+					return bundle.Plan(ctx, bundle.PlanOptions{
+						Recipe: r, WorkDir: c.String("workdir"), CacheDir: c.String("cache-dir"), Offline: c.Bool("offline"),
+						Explain: c.Bool("explain"), JSON: c.Bool("json"), Logger: slog.Default(),
+					}, stdout)
+				},
+			},
+			{
+				Name:         "fetch",
+				Usage:        "download every source, SRPM and patch of a recipe into the source cache (sha256 verified)",
+				ArgsUsage:    "RECIPE",
+				OnUsageError: onUsageError,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "cache-dir", Usage: "cache `DIR` (default $BUNDLE_CACHE, else ~/.cache/bundle)"},
+					&cli.BoolFlag{Name: "offline", Usage: "only check that everything is in the cache"},
+					workersFlag, jsonFlag,
+				},
+				Action: func(ctx context.Context, c *cli.Command) error {
+					r, err := loadRecipe(c, 1)
+					if err != nil {
+						return err
+					}
+					paths, err := bundle.Fetch(ctx, r, c.String("cache-dir"), c.Bool("offline"), int(c.Int("workers")), slog.Default())
+					if err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						return bundle.PrintJSON(stdout, paths)
+					}
+					for _, p := range paths {
+						fmt.Fprintln(stdout, p)
+					}
+					return nil
+				},
+			},
 			{
 				Name:         "extract",
 				Usage:        "extract RPM payloads safely into a directory",
@@ -341,4 +443,36 @@ func parseMtime(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("--mtime %q: want unix seconds or RFC 3339 (2024-01-02T15:04:05Z)", s)
 	}
 	return t.UTC(), nil
+}
+
+// buildFlags are the flags of every command that builds.
+func buildFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "workdir", Value: ".bundle", Usage: "work `DIR`: local repo, logs, state, lock"},
+		&cli.StringFlag{Name: "cache-dir", Usage: "cache `DIR` for sources, builds and build roots (default $BUNDLE_CACHE, else ~/.cache/bundle)"},
+		&cli.BoolFlag{Name: "offline", Usage: "never use the network: sources must be in the cache"},
+		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "builds at once (default: the recipe's build.jobs, else the CPU count)"},
+		&cli.IntFlag{Name: "cpus", Usage: "global CPU budget shared by running builds (default: the recipe's build.cpus, else the CPU count)"},
+		&cli.BoolFlag{Name: "fail-fast", Usage: "stop at the first failed build (default: keep going, skip its dependents)"},
+	}
+}
+
+// loadRecipe loads the recipe named by the first argument; n is the exact
+// argument count wanted (-1: at least one).
+func loadRecipe(c *cli.Command, n int) (*recipes.Recipe, error) {
+	if c.Args().Len() == 0 || (n > 0 && c.Args().Len() != n) {
+		return nil, usagef("%s: give one recipe file", c.Name)
+	}
+	return recipes.Load(c.Args().First())
+}
+
+// progressView is the live per-package view on a TTY, plain timestamped
+// lines otherwise.
+func progressView(w io.Writer) func(schedule.Event) {
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			return schedule.NewTTYView(w)
+		}
+	}
+	return schedule.NewLineView(w)
 }

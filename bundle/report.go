@@ -137,3 +137,29 @@ func PrintLinks(w io.Writer, r *links.Report) error {
 	}
 	return nil
 }
+
+// PrintBuild prints the build summary (durations, failures with their
+// logs) and, when a bundle was made, where it is and how to publish it.
+// It returns err, so a failed build still shows its summary first.
+func PrintBuild(w io.Writer, res *BuildResult, err error, asJSON bool) error {
+	if asJSON {
+		if res != nil {
+			if jerr := PrintJSON(w, res); jerr != nil {
+				return jerr
+			}
+		}
+		return err
+	}
+	if res != nil && res.Summary != nil {
+		if werr := res.Summary.WriteText(w); werr != nil {
+			return werr
+		}
+	}
+	if err == nil && res != nil {
+		fmt.Fprintf(w, "local repo: %s\n", res.Repo)
+		if res.Manifest != nil {
+			return PrintAssemble(w, res.Manifest, res.Tarball)
+		}
+	}
+	return err
+}

@@ -1,0 +1,144 @@
+package bundle
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/bundle-dev/bundle/bundle/engine"
+	"github.com/bundle-dev/bundle/bundle/schedule"
+	"github.com/bundle-dev/bundle/bundle/sources"
+	"github.com/bundle-dev/bundle/mockrun"
+	"github.com/bundle-dev/bundle/recipes"
+)
+
+// BuildOptions say how to run `bundle build`.
+type BuildOptions struct {
+	Recipe   *recipes.Recipe
+	WorkDir  string
+	CacheDir string
+	Out      string // output directory (default: the recipe's output.dir)
+	Offline  bool
+	Workers  int
+	CPUs     int
+	FailFast bool
+	// Only limits the build to these packages and what they depend on
+	// (`bundle build-package`); no bundle is assembled then.
+	Only       []string
+	NoAssemble bool
+	Mtime      time.Time
+	Logger     *slog.Logger
+	Progress   func(schedule.Event)
+}
+
+// BuildResult is what `bundle build` made.
+type BuildResult struct {
+	Summary  *schedule.Summary
+	Repo     string
+	Manifest *Manifest
+	Tarball  string
+}
+
+// Build runs the whole pipeline: plan → builds → local repo → assemble.
+func Build(ctx context.Context, o BuildOptions) (*BuildResult, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	r := o.Recipe
+	eng, err := engine.New(engine.Options{
+		Recipe: r, WorkDir: o.WorkDir, CacheDir: o.CacheDir, Offline: o.Offline,
+		Workers: o.Workers, CPUs: o.CPUs, FailFast: o.FailFast, Logger: log, Progress: o.Progress,
+	})
+	if err != nil {
+		return nil, err
+	}
+	res, err := eng.Build(ctx, o.Only)
+	out := &BuildResult{Repo: eng.Repo()}
+	if res != nil {
+		out.Summary = res.Summary
+	}
+	if err != nil {
+		return out, err
+	}
+	if len(o.Only) > 0 || o.NoAssemble {
+		return out, nil
+	}
+	dir := o.Out
+	if dir == "" {
+		dir = r.Output.Dir.Resolved
+	}
+	want := append(append([]string(nil), res.Ship...), r.Closure.Extra...)
+	remove := r.Closure.Remove
+	if remove == nil {
+		remove = DefaultRemove
+	} else {
+		remove = append(append([]string(nil), DefaultRemove...), remove...)
+	}
+	m, err := Assemble(ctx, AssembleOptions{
+		Repo: eng.Repo(), Platform: eng.Platform(), Name: r.Name, Version: r.Version, TopDir: r.TopDir,
+		Out: dir, WorkDir: eng.WorkDir(), Want: want, Exclude: res.BuildOnly,
+		Ignore: r.Closure.IgnoreRequires, WeakDeps: r.Closure.WeakDeps, Remove: remove,
+		Workers: o.Workers, Mtime: o.Mtime, Compress: r.Output.Compression,
+		CatalogMax: r.Output.CatalogMax, CatalogMin: r.Output.CatalogMin, Logger: log,
+	})
+	if err != nil {
+		return out, fmt.Errorf("assemble: %w", err)
+	}
+	out.Manifest = m
+	out.Tarball = filepath.Join(dir, m.Tarball.File)
+	return out, nil
+}
+
+// PlanOptions say how to run `bundle plan`.
+type PlanOptions struct {
+	Recipe   *recipes.Recipe
+	WorkDir  string
+	CacheDir string
+	Offline  bool
+	Explain  bool
+	JSON     bool
+	Logger   *slog.Logger
+}
+
+// Plan prepares the recipe's packages (fetching sources and making SRPMs
+// as needed) and prints the plan: layers, critical path and, with Explain,
+// which packages will rebuild and why.
+func Plan(ctx context.Context, o PlanOptions, w io.Writer) error {
+	eng, err := engine.New(engine.Options{Recipe: o.Recipe, WorkDir: o.WorkDir, CacheDir: o.CacheDir, Offline: o.Offline, Logger: o.Logger})
+	if err != nil {
+		return err
+	}
+	if err := eng.Prepare(ctx); err != nil {
+		return err
+	}
+	p, err := eng.Plan(nil)
+	if err != nil {
+		return err
+	}
+	var reasons map[string][]string
+	if o.Explain {
+		reasons = eng.Explain(p)
+	}
+	if o.JSON {
+		return p.WriteJSON(w, reasons)
+	}
+	return p.WriteText(w, reasons)
+}
+
+// Fetch downloads every input of a recipe into the source cache under
+// cacheDir (default $BUNDLE_CACHE, else ~/.cache/bundle) and returns the
+// cached paths.
+func Fetch(ctx context.Context, r *recipes.Recipe, cacheDir string, offline bool, workers int, log *slog.Logger) ([]string, error) {
+	if cacheDir == "" {
+		var err error
+		if cacheDir, err = mockrun.DefaultCacheDir(); err != nil {
+			return nil, err
+		}
+	}
+	c := &sources.Cache{Dir: filepath.Join(cacheDir, "sources"), Offline: offline, Logger: log}
+	return engine.Fetch(ctx, r, c, max(1, workers))
+}
