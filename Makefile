@@ -1,9 +1,10 @@
 # The two set-up commands of README.md:
-#   make example   install prerequisites, build bin/bundle, run the main job on the built-in example
+#   make example   install prerequisites, build bin/bundle, fill the source cache and run
+#                  `bundle build` on recipes/example.yaml (the main job)
 #   make test      install prerequisites and run every test (unit, fuzz seeds, end to end)
 GO      ?= go
 BIN     := bin/bundle
-OUT     := out/example
+OUT     := out/demo
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export CGO_ENABLED := 0
 # A fixed build time makes the example RPMs, and so the example tarball, reproducible.
@@ -14,7 +15,7 @@ export SOURCE_DATE_EPOCH ?= 1767225600
 APT_PACKAGES := rpm createrepo-c cpio libarchive-tools tar pigz zstd xz-utils bzip2 \
 	patchelf dnf mmdebstrap bubblewrap uidmap procps python3 zsh dash gcc libc6-dev make ca-certificates git
 
-.PHONY: all prereqs bundle example test bench clean
+.PHONY: all prereqs bundle sources example demo test bench clean
 all: bundle
 
 prereqs:
@@ -24,9 +25,24 @@ prereqs:
 bundle:
 	$(GO) build -trimpath -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o $(BIN) .
 
-# The built-in example: rpmbuild the demo package set (recipes/demo) into a
-# local repository, then assemble the bundle from it.
-example: prereqs bundle
+RECIPE ?= recipes/example.yaml
+# Debian source packages holding the upstream tarballs of $(RECIPE), for
+# machines that cannot reach the upstream sites.
+DEBIAN_SOURCES ?= zlib bzip2 xz-utils libxml2
+
+# Fill the source cache: upstream URLs first, Debian's source archive for
+# whatever they could not give.
+sources: bundle
+	$(BIN) fetch $(RECIPE) || sh recipes/fill-source-cache.sh $(DEBIAN_SOURCES)
+	$(BIN) fetch --offline $(RECIPE) >/dev/null
+
+# The main job: build the example recipe into out/example.
+example: prereqs sources
+	$(BIN) build -o out/example $(RECIPE)
+
+# The assemble stage alone: rpmbuild the demo package set (recipes/demo)
+# into a local repository on the host, then assemble a bundle from it.
+demo: prereqs bundle
 	rm -rf $(OUT) && mkdir -p $(OUT)/repo
 	rpmbuild --quiet --define "_topdir $(CURDIR)/$(OUT)/rpmbuild" --define "_sourcedir $(CURDIR)/recipes/demo" \
 		--define "use_source_date_epoch_as_buildtime 1" --define "clamp_mtime_to_source_date_epoch 1" \

@@ -36,10 +36,10 @@ type BuildOptions struct {
 
 // BuildResult is what `bundle build` made.
 type BuildResult struct {
-	Summary  *schedule.Summary
-	Repo     string
-	Manifest *Manifest
-	Tarball  string
+	Summary  *schedule.Summary `json:"summary"`
+	Repo     string            `json:"repo"`
+	Manifest *Manifest         `json:"manifest,omitempty"`
+	Tarball  string            `json:"tarball,omitempty"`
 }
 
 // Build runs the whole pipeline: plan → builds → local repo → assemble.

@@ -134,7 +134,9 @@ type Source struct {
 //     from 9000), so it is part of the rebuilt source RPM but invisible to
 //     %autopatch, and applied at the very end of %prep, after everything
 //     the spec's %prep does, with
-//     cd %{_builddir}/%{?buildsubdir} && %{__patch} -p1 --fuzz=0 --no-backup-if-mismatch -s -i %{SOURCEN}
+//     %{?buildsubdir:cd "%{_builddir}/%{buildsubdir}"}
+//     %{__patch} -p1 --fuzz=0 --no-backup-if-mismatch -s -i %{SOURCEN}
+//     (run where %setup left the shell: the unpacked source tree)
 //     so a patch that does not apply cleanly fails the build.
 //
 // Within each mode patches apply in recipe order; "spec" patches apply

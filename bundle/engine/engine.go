@@ -32,7 +32,6 @@ import (
 	"slices"
 	"sort"
 	"sync"
-	"time"
 
 	"github.com/bundle-dev/bundle/bundle/cache"
 	"github.com/bundle-dev/bundle/bundle/closure"
@@ -338,11 +337,11 @@ func (e *Engine) Explain(p *plan.Plan) map[string][]string {
 // Result is what a build produced.
 type Result struct {
 	Summary *schedule.Summary
-	// Outputs are each node's binary RPMs as the repo holds them, after
-	// keep/exclude.
+	// Outputs are each node's binary RPMs.
 	Outputs map[string][]*rpm.Package
 	// Ship are the package names that go into the bundle; BuildOnly the
-	// ones kept out (build-only nodes).
+	// ones kept out of it (build-only nodes, and subpackages keep/exclude
+	// filter out): they stay in the local repo for later builds.
 	Ship      []string
 	BuildOnly []string
 }
@@ -428,11 +427,11 @@ func (e *Engine) collect(ctx context.Context, p *plan.Plan, res *Result) error {
 			if err != nil {
 				return err
 			}
-			if pkg.IsSource || !n.settings.Keeps(pkg.Name) {
+			if pkg.IsSource {
 				continue
 			}
 			res.Outputs[pn.Name] = append(res.Outputs[pn.Name], pkg)
-			if n.settings.BuildOnly {
+			if n.settings.BuildOnly || !n.settings.Keeps(pkg.Name) {
 				buildOnly[pkg.Name] = true
 			} else {
 				ship[pkg.Name] = true
@@ -459,6 +458,3 @@ func short(key string) string {
 	}
 	return key
 }
-
-// since is a helper for log durations.
-func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }

@@ -161,18 +161,17 @@ func (e *Engine) repoPkgsByPath(paths []string) []*rpm.Package {
 	return out
 }
 
-// publish puts a node's RPMs that pass keep/exclude (and its SRPMs) into
-// the local repo and refreshes the repodata. A package of the same name
-// built earlier with other content is replaced.
+// publish puts all of a node's RPMs and SRPMs into the local repo and
+// refreshes the repodata: keep/exclude decide what ships in the bundle,
+// not what later builds may use (a -devel subpackage is typically
+// excluded from the bundle and BuildRequired by the next package). A
+// package of the same name built earlier with other content is replaced.
 func (e *Engine) publish(ctx context.Context, n *node, files []string) error {
 	var add []*rpm.Package
 	for _, f := range files {
 		p, err := rpm.ReadPackageFile(f)
 		if err != nil {
 			return err
-		}
-		if !p.IsSource && !n.settings.Keeps(p.Name) {
-			continue
 		}
 		add = append(add, p)
 	}

@@ -115,7 +115,7 @@ func (e *Engine) prepareInputs(ctx context.Context, p *recipes.Package, s recipe
 	// The key of the prepared SRPM: every byte that goes into it, and the
 	// build root that makes it (its dist tag ends up in the name).
 	h := sha256.New()
-	fmt.Fprintf(h, "bundle-srpm/1\x00%s\x00%s\x00%s\x00", p.Name, e.platform.Digest(), e.builder.Digest())
+	fmt.Fprintf(h, "bundle-srpm/2\x00%s\x00%s\x00%s\x00", p.Name, e.platform.Digest(), e.builder.Digest())
 	fmt.Fprintf(h, "srpm=%s\x00spec=%x\x00", srpm.sha, sha256.Sum256(spec))
 	for _, f := range files {
 		fmt.Fprintf(h, "source=%s:%s\x00", f.name, f.sha)

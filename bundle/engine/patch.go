@@ -75,7 +75,10 @@ func applyPatches(spec []byte, patches []recipePatch) ([]byte, error) {
 			fmt.Fprintf(&tags, "Patch%d: %s\n", n, p.name)
 		case "p1":
 			fmt.Fprintf(&tags, "Source%d: %s\n", n, p.name)
-			fmt.Fprintf(&apply, "cd %%{_builddir}/%%{?buildsubdir} && %%{__patch} -p1 --fuzz=0 --no-backup-if-mismatch -s -i %%{SOURCE%d}\n", n)
+			// %setup leaves the shell in the build subdirectory; when the
+			// buildsubdir macro is known, go back there first in case the
+			// spec's %prep moved elsewhere.
+			fmt.Fprintf(&apply, "%%{?buildsubdir:cd \"%%{_builddir}/%%{buildsubdir}\"}\n%%{__patch} -p1 --fuzz=0 --no-backup-if-mismatch -s -i %%{SOURCE%d}\n", n)
 		default:
 			return nil, fmt.Errorf("patch %s: unknown mode %q (spec or p1)", p.name, p.mode)
 		}

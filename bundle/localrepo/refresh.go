@@ -89,6 +89,6 @@ func (r *Repo) Refresh(ctx context.Context) error {
 			return fmt.Errorf("refresh repo %s: %w", r.Dir, err)
 		}
 	}
-	r.log().Info("repo metadata refreshed", "dir", r.Dir, "packages", len(pkgs), "full", full)
+	r.log().Debug("repo metadata refreshed", "dir", r.Dir, "packages", len(pkgs), "full", full)
 	return nil
 }
