@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/bundle-dev/bundle/bundle/flock"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/bundle-dev/bundle/bundle/runner"
@@ -218,7 +218,7 @@ func ensureRootfs(ctx context.Context, c rootfsCache, d RootfsDef, make func(ctx
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return "", fmt.Errorf("rootfs cache %s: %w", c.dir, err)
 	}
-	unlock, err := lockFile(ctx, c.lockPath())
+	unlock, err := flock.Lock(ctx, c.lockPath())
 	if err != nil {
 		return "", fmt.Errorf("rootfs cache: %w", err)
 	}
@@ -272,40 +272,6 @@ func removeTree(path string) error {
 		return nil
 	})
 	return os.RemoveAll(path)
-}
-
-// lockFile takes an exclusive flock(2) on path, waiting as long as ctx
-// allows. The returned function releases it.
-func lockFile(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open lock %s: %w", path, err)
-	}
-	delay := 10 * time.Millisecond
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() {
-				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-				_ = f.Close()
-			}, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			f.Close()
-			return nil, fmt.Errorf("wait for lock %s: %w", path, ctx.Err())
-		case <-t.C:
-		}
-		if delay < time.Second {
-			delay *= 2
-		}
-	}
 }
 
 // addBuildUser gives the rootfs the unprivileged build user and its home.

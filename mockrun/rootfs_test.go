@@ -3,6 +3,7 @@ package mockrun
 import (
 	"context"
 	"errors"
+	"github.com/bundle-dev/bundle/bundle/flock"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,7 +172,7 @@ func TestEnsureRootfsFailureLeavesNothing(t *testing.T) {
 func TestEnsureRootfsCancelledWait(t *testing.T) {
 	d := RootfsDef{Format: rootfsFormat}
 	c := rootfsCache{dir: t.TempDir(), digest: d.Digest()}
-	unlock, err := lockFile(context.Background(), c.lockPath())
+	unlock, err := flock.Lock(context.Background(), c.lockPath())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bundle-dev/bundle/bundle/flock"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -79,7 +80,7 @@ func (r *Repo) lock(ctx context.Context) (func(), error) {
 	case <-ctx.Done():
 		return nil, fmt.Errorf("wait for repo %s: %w", r.Dir, ctx.Err())
 	}
-	unlockFile, err := lockFile(ctx, filepath.Join(r.Dir, ".lock"))
+	unlockFile, err := flock.Lock(ctx, filepath.Join(r.Dir, ".lock"))
 	if err != nil {
 		<-r.sem
 		return nil, err

@@ -35,6 +35,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/bundle-dev/bundle/bundle/flock"
 	"io"
 	"log/slog"
 	"net/http"
@@ -349,7 +350,7 @@ func (c *Cache) lockDigest(ctx context.Context, sha string) (func(), error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("source cache: %w", err)
 	}
-	return lockFile(ctx, filepath.Join(dir, sha+".lock"))
+	return flock.Lock(ctx, filepath.Join(dir, sha+".lock"))
 }
 
 // store writes what fill produces into a temp file in DIR/tmp while hashing

@@ -1,4 +1,7 @@
-package sources
+// Package flock takes exclusive flock(2) locks on files, waiting as long
+// as a context allows: the one lock primitive bundle's caches and
+// repositories share.
+package flock
 
 import (
 	"context"
@@ -9,12 +12,12 @@ import (
 	"time"
 )
 
-// lockFile takes an exclusive flock(2) on path, creating it if needed, and
+// Lock takes an exclusive flock(2) on path, creating it if needed, and
 // waits for it as long as ctx allows. flock locks belong to the open file
 // description, so two goroutines of one process exclude each other just as
 // two processes do, and the shell script's flock(1) on the same file takes
 // part too. The returned function releases the lock.
-func lockFile(ctx context.Context, path string) (func(), error) {
+func Lock(ctx context.Context, path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open lock %s: %w", path, err)
