@@ -10,7 +10,12 @@
 #   * pip, setuptools, wheel: the wheels Debian ships in python3-pip-whl,
 #     python3-setuptools-whl and python3-wheel-whl (extracted with dpkg -x,
 #     nothing is installed). Debian builds them from its own sources (pip's
-#     is repacked, "+dfsg"), so they are not byte-identical to PyPI's.
+#     is repacked, "+dfsg"), so they are not byte-identical to PyPI's, and
+#     Debian's setuptools is patched for Debian's Python ("install_layout"):
+#     with any other Python it cannot build an sdist. So with -p PYTHON, pip
+#     and setuptools come instead from the wheels PYTHON's ensurepip bundles
+#     (CPython ships PyPI's own files there); give -p the bundle's Python,
+#     or the same CPython version, whenever the set holds sdists.
 #   * requests and its dependencies (urllib3, idna, charset-normalizer,
 #     certifi, chardet) and six, one of two ways:
 #       default  Debian's binary packages (python3-requests, ...), repacked
@@ -34,12 +39,13 @@
 #     (recipes/requirements.lock is made from the default set) is tied to one.
 #
 # Usage:
-#   gather-python-wheels.sh [-s] [-n] DIR [PACKAGE ...]
+#   gather-python-wheels.sh [-s] [-n] [-p PYTHON] DIR [PACKAGE ...]
 #
 #   DIR        the find-links directory to fill (created if missing).
 #   PACKAGE    Debian packages instead of the default set: binary packages
 #              (python3-NAME) by default, source packages with -s.
 #   -s         upstream sdists from the source archive (see above).
+#   -p PYTHON  pip and setuptools from PYTHON's ensurepip (see above).
 #   -n         never touch the APT configuration nor run `apt-get update`.
 #
 # Without -n, `apt-get update` runs when a download fails (a stale index),
@@ -70,10 +76,12 @@ usage() {
 
 mode=binary
 touch_apt=yes
-while getopts snh opt; do
+bundled_from=
+while getopts snp:h opt; do
 	case $opt in
 	s) mode=source ;;
 	n) touch_apt=no ;;
+	p) bundled_from=$OPTARG ;;
 	*) usage ;;
 	esac
 done
@@ -328,6 +336,20 @@ trap 'exit 143' TERM
 
 origins=$(mktemp "$dest/.origin-XXXXXX") || die "cannot write in $dest"
 status=0
+if [ -n "$bundled_from" ]; then
+	bundled=$("$bundled_from" -I -c 'import ensurepip, os; print(os.path.join(os.path.dirname(ensurepip.__file__), "_bundled"))') ||
+		die "$bundled_from: cannot find its ensurepip module"
+	pyver=$("$bundled_from" -I -c 'import sys; print(sys.version.split()[0])')
+	for f in "$bundled"/*.whl; do
+		[ -f "$f" ] || continue
+		base=${f##*/}
+		place "$f" "$base" "ensurepip of Python $pyver: PyPI's wheel as CPython bundles it" || die "cannot copy $f"
+		case $base in
+		pip-*) whl_packages=$(printf '%s\n' $whl_packages | grep -vx python3-pip-whl || true) ;;
+		setuptools-*) whl_packages=$(printf '%s\n' $whl_packages | grep -vx python3-setuptools-whl || true) ;;
+		esac
+	done
+fi
 for pkg in $whl_packages; do
 	gather_whl "$pkg" || status=1
 done
