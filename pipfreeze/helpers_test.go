@@ -81,10 +81,13 @@ var (
 )
 
 // offlineSet returns the Debian-gathered offline set, gathering it with
-// recipes/gather-python-wheels.sh into $BUNDLE_CACHE/python (else
-// ~/.cache/bundle/python) when it is not there yet.
+// recipes/gather-python-wheels.sh -p PYTHON (pip and setuptools from the
+// test Python's ensurepip) into $BUNDLE_CACHE/python (else
+// ~/.cache/bundle/python) when it is not there yet or was gathered for
+// another Python.
 func offlineSet(t testing.TB) string {
 	t.Helper()
+	py := testPython(t)
 	setOnce.Do(func() {
 		dir := os.Getenv("BUNDLE_CACHE")
 		if dir == "" {
@@ -96,30 +99,38 @@ func offlineSet(t testing.TB) string {
 			dir = filepath.Join(home, ".cache", "bundle")
 		}
 		dir = filepath.Join(dir, "python")
-		want := []string{"pip-*.whl", "setuptools-*.whl", "wheel-*.whl", "requests-*.whl", "six-*.whl",
-			"urllib3-*.whl", "idna-*.whl", "charset_normalizer-*.whl", "certifi-*.whl", "chardet-*.whl"}
-		complete := func() bool {
-			for _, w := range want {
-				if m, _ := filepath.Glob(filepath.Join(dir, w)); len(m) == 0 {
-					return false
-				}
-			}
-			return true
-		}
-		if !complete() {
+		if !setComplete(py, dir) {
 			if _, err := exec.LookPath("apt-get"); err != nil {
 				setErr = "the offline Python set is not cached and apt-get is missing to gather it"
 				return
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, "sh", "../recipes/gather-python-wheels.sh", dir)
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			if err := cmd.Run(); err != nil || !complete() {
-				setErr = fmt.Sprintf("gather the offline Python set into %s: %v\n%s", dir, err, out.String())
+			if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+				setErr = err.Error()
 				return
 			}
+			tmp, err := os.MkdirTemp(filepath.Dir(dir), "python.gather-")
+			if err != nil {
+				setErr = err.Error()
+				return
+			}
+			defer os.RemoveAll(tmp)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "sh", "../recipes/gather-python-wheels.sh", "-p", py, tmp)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Run(); err != nil || !setComplete(py, tmp) {
+				setErr = fmt.Sprintf("gather the offline Python set: %v\n%s", err, out.String())
+				return
+			}
+			old := dir + ".old"
+			os.RemoveAll(old)
+			os.Rename(dir, old)
+			if err := os.Rename(tmp, dir); err != nil {
+				setErr = err.Error()
+				return
+			}
+			os.RemoveAll(old)
 		}
 		setDir = dir
 	})
@@ -127,6 +138,29 @@ func offlineSet(t testing.TB) string {
 		needTool(t, "%s", setErr)
 	}
 	return setDir
+}
+
+// setComplete reports whether dir holds the whole gathered set, with the
+// pip and setuptools wheels of py's ensurepip (when it has them) as its only
+// pip and setuptools.
+func setComplete(py, dir string) bool {
+	for _, w := range []string{"pip-*.whl", "setuptools-*.whl", "wheel-*.whl", "requests-*.whl", "six-*.whl",
+		"urllib3-*.whl", "idna-*.whl", "charset_normalizer-*.whl", "certifi-*.whl", "chardet-*.whl"} {
+		if m, _ := filepath.Glob(filepath.Join(dir, w)); len(m) != 1 {
+			return false
+		}
+	}
+	out, err := exec.Command(py, "-I", "-c", "import ensurepip, os; print(os.path.dirname(ensurepip.__file__))").Output()
+	if err != nil {
+		return true // no ensurepip: Debian's wheels it is
+	}
+	bundled, _ := filepath.Glob(filepath.Join(strings.TrimSpace(string(out)), "_bundled", "*.whl"))
+	for _, b := range bundled {
+		if _, err := os.Stat(filepath.Join(dir, filepath.Base(b))); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // toolsDir returns a find-links directory holding only the pip, setuptools
@@ -277,7 +311,7 @@ func makeGitRepo(t testing.TB, name, version string) (repo, commit string) {
 	}
 	repo = filepath.Join(t.TempDir(), name+".git")
 	files := map[string]string{
-		"setup.py":             setupPy(name, version),
+		"setup.py":            setupPy(name, version),
 		name + "/__init__.py": fmt.Sprintf("NAME = %q\n", name),
 	}
 	for p, c := range files {

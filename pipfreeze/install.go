@@ -126,8 +126,7 @@ func Install(ctx context.Context, opts Options, lockFile string) error {
 			continue
 		}
 		reqFile := filepath.Join(tmp, s.name+".txt")
-		sub := &LockFile{Pins: s.pins}
-		if err := os.WriteFile(reqFile, sub.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(reqFile, requirementsFor(s.pins), 0o644); err != nil {
 			return fmt.Errorf("install %s: %w", lockFile, err)
 		}
 		args := append(append([]string(nil), pip...), common...)
@@ -216,4 +215,24 @@ func realPathPrefix(p string) (string, error) {
 func within(root, p string) bool {
 	rel, err := filepath.Rel(root, p)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../") && !filepath.IsAbs(rel)
+}
+
+// requirementsFor renders pins as a requirements file for one pip run. VCS
+// pins use pip's "git+URL@COMMIT#egg=NAME" form, which pip accepts for every
+// URL (its PEP 508 parser refuses "name @ git+file:///path").
+func requirementsFor(pins []Pin) []byte {
+	var vcs []Pin
+	var hashed LockFile
+	for _, p := range pins {
+		if p.IsVCS() {
+			vcs = append(vcs, p)
+		} else {
+			hashed.Pins = append(hashed.Pins, p)
+		}
+	}
+	b := hashed.Bytes()
+	for _, p := range vcs {
+		b = append(b, p.URL+"#egg="+p.Name+"\n"...)
+	}
+	return b
 }

@@ -22,7 +22,8 @@
 #                as wheels. The code is Debian's (patched: certifi returns
 #                /etc/ssl/certs/ca-certificates.crt), Debian strips
 #                install_requires, so Requires-Dist is rebuilt from the
-#                package's Depends (python3-X (>= V) -> X>=V), and the version
+#                package's Depends (python3-X (>= V) -> X>=V; Debian names that differ
+#                from PyPI's, such as python3-pkg-resources, are mapped), and the version
 #                gets a local label saying so: requests 2.28.1+dfsg-1 becomes
 #                2.28.1+deb.dfsg.1 (`requests==2.28.1` and `requests>=2` still
 #                match it). The zip is written deterministically (sorted, stored,
@@ -266,6 +267,9 @@ rest = upstream[len(version):] if upstream.startswith(version) else upstream
 label = ".".join(x for x in re.split(r"[^A-Za-z0-9]+", rest) if x)
 newver = version + "+deb" + ("." + label if label else "")
 
+# Debian names that are not the project name on PyPI.
+pypi = {"pkg-resources": "setuptools", "yaml": "PyYAML", "dateutil": "python-dateutil",
+        "openssl": "pyOpenSSL", "socks": "PySocks", "jwt": "PyJWT"}
 reqs = list(PathDistribution(info).requires or [])
 have = {re.split(r"[\s<>=!~;\[(]", r, 1)[0].lower().replace("_", "-") for r in reqs if ";" not in r}
 for group in depends.split(","):
@@ -273,7 +277,7 @@ for group in depends.split(","):
     m = re.match(r"^python3-([a-z0-9][a-z0-9.+-]*)(?::any)?\s*(?:\(\s*(>=|<<|>>|<=|=)\s*([^)\s]+)\s*\))?$", alt)
     if not m or m.group(1).endswith("-whl"):
         continue
-    dep = m.group(1)
+    dep = pypi.get(m.group(1), m.group(1))
     if dep.lower() in have:
         continue
     spec = ""
@@ -337,9 +341,11 @@ trap 'exit 143' TERM
 origins=$(mktemp "$dest/.origin-XXXXXX") || die "cannot write in $dest"
 status=0
 if [ -n "$bundled_from" ]; then
-	bundled=$("$bundled_from" -I -c 'import ensurepip, os; print(os.path.join(os.path.dirname(ensurepip.__file__), "_bundled"))') ||
-		die "$bundled_from: cannot find its ensurepip module"
-	pyver=$("$bundled_from" -I -c 'import sys; print(sys.version.split()[0])')
+	pyver=$("$bundled_from" -I -c 'import sys; print(sys.version.split()[0])') || die "cannot run $bundled_from"
+	bundled=$("$bundled_from" -I -c 'import ensurepip, os; print(os.path.join(os.path.dirname(ensurepip.__file__), "_bundled"))' 2>/dev/null) || {
+		say "$bundled_from has no ensurepip module (Debian's Python: python3-venv): using Debian's pip and setuptools"
+		bundled=/nonexistent
+	}
 	for f in "$bundled"/*.whl; do
 		[ -f "$f" ] || continue
 		base=${f##*/}

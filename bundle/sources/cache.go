@@ -300,7 +300,7 @@ func (c *Cache) fetchLocal(ctx context.Context, file, want, name string) (string
 		if err != nil {
 			return "", "", fmt.Errorf("source %s: %w", file, err)
 		}
-		c.log().Warn("source is not pinned; using it in place", "file", abs, "sha256", sum)
+		c.log().Debug("local source is not pinned; using it in place", "file", abs, "sha256", sum)
 		return abs, sum, nil
 	}
 	if p, ok := c.verifiedHit(ctx, want); ok {
