@@ -79,6 +79,10 @@ func classifyPipError(err error, findLinks []string) error {
 	if reqs := parseNoMatch(re.Tail); len(reqs) > 0 {
 		return fmt.Errorf("%w\n(pip: %v)", &MissingError{Requirements: reqs, FindLinks: findLinks}, shortPipErr(re))
 	}
+	if strings.Contains(re.Tail, "No module named 'setuptools'") || strings.Contains(re.Tail, "invalid command 'bdist_wheel'") {
+		return fmt.Errorf("%w\nhint: sdists build with the locked setuptools and wheel (pip runs with --no-build-isolation): "+
+			"add setuptools and wheel to the requirements and lock again", err)
+	}
 	return err
 }
 

@@ -103,7 +103,7 @@ func (h *hostBuilder) reset() []string {
 
 // spec writes a spec for a library package "name" with a -devel
 // subpackage that BuildRequires the given capabilities.
-func writeSpec(t *testing.T, dir, name, comment string, buildRequires ...string) {
+func writeSpec(t testing.TB, dir, name, comment string, buildRequires ...string) {
 	t.Helper()
 	br := ""
 	for _, b := range buildRequires {
@@ -150,7 +150,7 @@ echo '#define %[1]s 1' > %%{buildroot}/usr/include/%[1]s.h
 	}
 }
 
-func loadRecipe(t *testing.T, dir string, extra string) *recipes.Recipe {
+func loadRecipe(t testing.TB, dir string, extra string) *recipes.Recipe {
 	t.Helper()
 	y := `name: t
 version: "1"
@@ -181,7 +181,7 @@ packages:
 	return r
 }
 
-func newTestEngine(t *testing.T, r *recipes.Recipe, work, cache string, b *hostBuilder) *Engine {
+func newTestEngine(t testing.TB, r *recipes.Recipe, work, cache string, b *hostBuilder) *Engine {
 	t.Helper()
 	plat, err := platforms.Load("debian12-x86_64")
 	if err != nil {
@@ -321,5 +321,37 @@ func TestEngineLock(t *testing.T) {
 	_, err = e.Build(ctx, nil)
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprint(os.Getpid())) {
 		t.Fatalf("err = %v, want a lock error naming pid %d", err, os.Getpid())
+	}
+}
+
+// BenchmarkNoopRebuild measures a re-run of a fully built recipe: prepare
+// (every SRPM found prepared), plan, resume every node from the state,
+// collect the outputs. The issue's budget is 2 s.
+func BenchmarkNoopRebuild(b *testing.B) {
+	for _, tool := range []string{"rpmbuild", "rpmspec", "createrepo_c"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			b.Skipf("%s not installed", tool)
+		}
+	}
+	t := b
+	dir := b.TempDir()
+	writeSpec(t, dir, "alpha", "")
+	writeSpec(t, dir, "beta", "", "alpha-devel")
+	writeSpec(t, dir, "gamma", "", "beta-devel")
+	writeSpec(t, dir, "delta", "")
+	r := loadRecipe(t, dir, "")
+	work, cache := filepath.Join(dir, "w"), filepath.Join(dir, "c")
+	hb := &hostBuilder{}
+	if _, err := newTestEngine(t, r, work, cache, hb).Build(context.Background(), nil); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := newTestEngine(t, r, work, cache, hb).Build(context.Background(), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if len(hb.reset()) != 4 {
+		b.Fatal("the re-runs built something")
 	}
 }
