@@ -184,7 +184,12 @@ func toolsDir(t testing.TB) string {
 // ROOT/usr/bin/python3 (no pip inside), as the bundle's own would be.
 func newRoot(t testing.TB, py string) (root, python string) {
 	t.Helper()
-	root = filepath.Join(t.TempDir(), "root")
+	return newRootAt(t, py, filepath.Join(t.TempDir(), "root"))
+}
+
+// newRootAt is newRoot at a given path.
+func newRootAt(t testing.TB, py, root string) (string, string) {
+	t.Helper()
 	out, err := exec.Command(py, "-I", "-m", "venv", "--copies", "--without-pip", filepath.Join(root, "usr")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("venv: %v\n%s", err, out)

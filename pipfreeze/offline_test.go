@@ -145,3 +145,21 @@ func TestPipErrors(t *testing.T) {
 		t.Errorf("classify missing = %v", err)
 	}
 }
+
+func TestFixScript(t *testing.T) {
+	roots := []string{"/real/stage/root", "/stage/root"}
+	body := "import sys\nfrom alpha import main\nsys.exit(main())\n"
+	tests := []struct{ name, in, want string }{
+		{"plain", "#!/stage/root/usr/bin/python3\n" + body, "#!/usr/bin/python3\n" + body},
+		{"resolved root", "#!/real/stage/root/usr/bin/python3.11\n" + body, "#!/usr/bin/python3.11\n" + body},
+		{"pip launcher", "#!/bin/sh\n'''exec' /stage/root/usr/bin/python3 \"$0\" \"$@\"\n' '''\n" + body, "#!/usr/bin/python3\n" + body},
+		{"quoted launcher", "#!/bin/sh\n'''exec' \"/stage/root/usr/bin/python3\" \"$0\" \"$@\"\n' '''\n" + body, "#!/usr/bin/python3\n" + body},
+		{"other root kept", "#!/other/usr/bin/python3\n" + body, "#!/other/usr/bin/python3\n" + body},
+		{"root as a prefix only", "#!/stage/rootless/python3\n" + body, "#!/stage/rootless/python3\n" + body},
+	}
+	for _, tt := range tests {
+		if got := string(fixScript([]byte(tt.in), roots)); got != tt.want {
+			t.Errorf("%s: fixScript =\n%s\nwant\n%s", tt.name, got, tt.want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -105,10 +106,7 @@ func sanitizeDist(site, distInfo, scripts string, roots []string) (outside, leak
 			leaks = append(leaks, rel(roots[0], real))
 			continue
 		}
-		fixed := data
-		for _, root := range roots {
-			fixed = bytes.ReplaceAll(fixed, []byte(root+"/"), []byte("/"))
-		}
+		fixed := fixScript(data, roots)
 		if err := writeFileAtomic(p, fixed); err != nil {
 			return nil, nil, err
 		}
@@ -134,6 +132,31 @@ func sanitizeDist(site, distInfo, scripts string, roots []string) (outside, leak
 		}
 	}
 	return outside, leaks, nil
+}
+
+// polyglotRE matches the launcher pip writes instead of a "#!" line when
+// the interpreter's path is too long for the kernel (127 bytes) or holds
+// spaces: sh execs the interpreter, to which the lines are a string.
+var polyglotRE = regexp.MustCompile(`^#!/bin/sh\n'''exec' "?([^"\s]+)"? "\$0" "\$@"\n' '''\n`)
+
+// fixScript removes the staging root from a script pip wrote: its
+// interpreter becomes the path the bundle sees ("/usr/bin/python3"), as a
+// plain "#!" line even where pip needed its sh launcher for the long host
+// path, so the relocation stage treats it as any other script.
+func fixScript(data []byte, roots []string) []byte {
+	fixed := data
+	for _, root := range roots {
+		fixed = bytes.ReplaceAll(fixed, []byte(root+"/"), []byte("/"))
+	}
+	if m := polyglotRE.FindSubmatchIndex(fixed); m != nil {
+		interp := fixed[m[2]:m[3]]
+		if len(interp)+3 <= 127 {
+			out := append([]byte("#!"), interp...)
+			out = append(out, '\n')
+			return append(out, fixed[m[1]:]...)
+		}
+	}
+	return fixed
 }
 
 // namesRoot reports whether data holds a path below one of the roots.

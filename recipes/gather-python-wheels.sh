@@ -176,7 +176,10 @@ place() {
 gather_whl() {
 	w=$(workdir) || return 1
 	apt_fetch "$w" apt-get download "$1" || { rm -rf "$w"; say "apt-get download $1 failed"; return 1; }
-	deb=$(ls "$w"/*.deb) && dpkg-deb -x "$deb" "$w/x" || { rm -rf "$w"; return 1; }
+	if ! deb=$(ls "$w"/*.deb) || ! dpkg-deb -x "$deb" "$w/x"; then
+		rm -rf "$w"
+		return 1
+	fi
 	ver=$(dpkg-deb -f "$deb" Version)
 	found=no
 	for f in "$w"/x/usr/share/python-wheels/*.whl; do
@@ -192,7 +195,10 @@ gather_whl() {
 gather_binary() {
 	w=$(workdir) || return 1
 	apt_fetch "$w" apt-get download "$1" || { rm -rf "$w"; say "apt-get download $1 failed"; return 1; }
-	deb=$(ls "$w"/*.deb) && dpkg-deb -x "$deb" "$w/x" || { rm -rf "$w"; return 1; }
+	if ! deb=$(ls "$w"/*.deb) || ! dpkg-deb -x "$deb" "$w/x"; then
+		rm -rf "$w"
+		return 1
+	fi
 	mkdir "$w/out" || return 1
 	if ! whl=$("$python" -I -c "$repack_py" "$w/x" "$(dpkg-deb -f "$deb" Version)" "$(dpkg-deb -f "$deb" Depends)" "$w/out"); then
 		rm -rf "$w"
@@ -340,6 +346,7 @@ trap 'exit 143' TERM
 
 origins=$(mktemp "$dest/.origin-XXXXXX") || die "cannot write in $dest"
 status=0
+skip=
 if [ -n "$bundled_from" ]; then
 	pyver=$("$bundled_from" -I -c 'import sys; print(sys.version.split()[0])') || die "cannot run $bundled_from"
 	bundled=$("$bundled_from" -I -c 'import ensurepip, os; print(os.path.join(os.path.dirname(ensurepip.__file__), "_bundled"))' 2>/dev/null) || {
@@ -351,12 +358,13 @@ if [ -n "$bundled_from" ]; then
 		base=${f##*/}
 		place "$f" "$base" "ensurepip of Python $pyver: PyPI's wheel as CPython bundles it" || die "cannot copy $f"
 		case $base in
-		pip-*) whl_packages=$(printf '%s\n' $whl_packages | grep -vx python3-pip-whl || true) ;;
-		setuptools-*) whl_packages=$(printf '%s\n' $whl_packages | grep -vx python3-setuptools-whl || true) ;;
+		pip-*) skip="$skip python3-pip-whl" ;;
+		setuptools-*) skip="$skip python3-setuptools-whl" ;;
 		esac
 	done
 fi
 for pkg in $whl_packages; do
+	case " $skip " in *" $pkg "*) continue ;; esac
 	gather_whl "$pkg" || status=1
 done
 if [ "$mode" = source ]; then
@@ -371,7 +379,7 @@ else
 fi
 w=
 # ORIGIN.txt: every file gathered so far, by name, merged with this run's.
-[ -f "$dest/ORIGIN.txt" ] && grep -v '^#' "$dest/ORIGIN.txt" >>"$origins" || true
+if [ -f "$dest/ORIGIN.txt" ]; then grep -v '^#' "$dest/ORIGIN.txt" >>"$origins" || true; fi
 {
 	printf '# Where each file came from (recipes/gather-python-wheels.sh).\n'
 	sort -s -t "$(printf '\t')" -k1,1 -u "$origins"

@@ -40,7 +40,7 @@
 //
 //  3. Scripts. An executable file whose "#!" line names an interpreter
 //     inside the bundle (build-root prefixes removed first), or whose pip
-//     launcher ("#!/bin/sh" + "'''exec' /abs/python ...") does, gets a
+//     launcher (an exec of an absolute path under "#!/bin/sh") does, gets a
 //     /bin/sh launcher that runs that interpreter relative to the script's
 //     own real directory (see package shebang for the exact forms, and why
 //     they work through symlinks, PATH and relative $0). "#!/bin/sh",

@@ -141,24 +141,28 @@ func (r *relocator) checkSonames(elfs map[string]*elfFile) error {
 		if len(paths) < 2 {
 			continue
 		}
-		sums := map[string]string{}
+		groups := map[string][]string{} // content hash -> files, path order
+		var order []string
 		for _, p := range paths {
 			sum, err := fileSum(r.host(p))
 			if err != nil {
 				return err
 			}
-			if other, ok := sums[sum]; ok {
-				r.log.Debug("relocate: identical copies of a library", "soname", k.name, "files", other+" "+p)
-				continue
+			if groups[sum] == nil {
+				order = append(order, sum)
 			}
-			sums[sum] = p
+			groups[sum] = append(groups[sum], p)
 		}
-		if len(sums) > 1 {
+		if len(groups) > 1 {
 			var names []string
-			for _, p := range sums {
-				names = append(names, p)
+			for _, sum := range order {
+				g := groups[sum]
+				name := g[0]
+				if len(g) > 1 {
+					name += " (identical: " + strings.Join(g[1:], ", ") + ")"
+				}
+				names = append(names, name)
 			}
-			sort.Strings(names)
 			errs = append(errs, fmt.Errorf("SONAME %s is carried by different files: %s; keep one (exclude the package or remove the copy in the recipe)",
 				k.name, strings.Join(names, " and ")))
 		}
@@ -361,4 +365,3 @@ func (r *relocator) verify(name string, j patchJob) error {
 	}
 	return nil
 }
-

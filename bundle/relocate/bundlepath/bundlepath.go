@@ -63,7 +63,19 @@ func ResolveDir(root, p string) (string, error) {
 	return path.Join(dir, path.Base(p)), nil
 }
 
+// ResolveChroot resolves p the way a process chrooted at root would: an
+// absolute symlink target restarts at root and ".." at root stays there.
+// It is for whole root filesystems (a Debian rootfs has absolute
+// alternatives links), not for bundles.
+func ResolveChroot(root, p string) (string, error) {
+	return resolveWith(root, p, true)
+}
+
 func resolve(root, p string) (string, error) {
+	return resolveWith(root, p, false)
+}
+
+func resolveWith(root, p string, chroot bool) (string, error) {
 	var done []string
 	pending := split(p)
 	links := 0
@@ -75,6 +87,9 @@ func resolve(root, p string) (string, error) {
 			continue
 		case "..":
 			if len(done) == 0 {
+				if chroot {
+					continue
+				}
 				return "", fmt.Errorf("%s: %w", Clean(p), ErrOutside)
 			}
 			done = done[:len(done)-1]
@@ -98,7 +113,10 @@ func resolve(root, p string) (string, error) {
 				return "", fmt.Errorf("%s: %w", Clean(p), err)
 			}
 			if strings.HasPrefix(t, "/") {
-				return "", fmt.Errorf("%s: symlink /%s -> %s: %w", Clean(p), strings.Join(cur, "/"), t, ErrOutside)
+				if !chroot {
+					return "", fmt.Errorf("%s: symlink /%s -> %s: %w", Clean(p), strings.Join(cur, "/"), t, ErrOutside)
+				}
+				done = nil
 			}
 			pending = append(split(t), pending...)
 			continue

@@ -104,3 +104,17 @@ func TestRel(t *testing.T) {
 		}
 	}
 }
+
+func TestResolveChroot(t *testing.T) {
+	root := tree(t)
+	for in, want := range map[string]string{
+		"/usr/lib/abs/libz.so.1": "/usr/lib64/libz.so.1.3",
+		"/usr/lib/up":            "/etc",
+		"/../usr/bin/python3":    "/usr/bin/python3.11",
+	} {
+		os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+		if got, err := ResolveChroot(root, in); err != nil || got != want {
+			t.Errorf("ResolveChroot(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}

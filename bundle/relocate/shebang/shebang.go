@@ -21,28 +21,40 @@
 // directory name ending in a newline would be cut by the command
 // substitution; bundles have none.
 //
-// The language decides how the rest of the script skips the launcher lines:
+// The language decides how the rest of the script skips the launcher lines.
+// Python gets the polyglot pip writes, a line that is an exec to sh and a
+// string literal to Python:
 //
-//   - Python: the polyglot pip writes, a line that is an exec to sh and a
-//     string literal to Python:
+//	#!/bin/sh
+//	'''exec' "$(dirname -- "$(readlink -f -- "$0")")/python3.11" "$0" "$@"
+//	' '''
 //
-//     #!/bin/sh
-//     '''exec' "$(dirname -- "$(readlink -f -- "$0")")/python3.11" "$0" "$@"
-//     ' '''
+// The string literal becomes the first statement, so a docstring that
+// followed the old "#!" line is no longer the module's __doc__ (as with
+// pip's own launchers). A PEP 263 coding line must be on line 1 or 2: a
+// script declaring another encoding than UTF-8 is refused. Perl gets a
+// second "#!" line, a comment to sh where perl -x starts reading and takes
+// its switches, and an exec that Perl reads as a no-op:
 //
-//     The string literal becomes the first statement, so a docstring that
-//     followed the old "#!" line is no longer the module's __doc__ (as with
-//     pip's own launchers). A PEP 263 coding line must be on line 1 or 2: a
-//     script declaring another encoding than UTF-8 is refused.
-//   - Perl: "#!/bin/sh", then "#!perl ARG" (a comment to sh; perl -x starts
-//     reading there and takes its switches), then
-//     "eval 'exec ... -x "$0" "$@"'\n    if 0;" (a no-op to Perl).
-//   - bash and zsh: one line that re-executes under the bundle's shell
-//     unless BUNDLE_LAUNCHER already holds $0, and then unsets it, so the
-//     second reading of the line by the bundle's shell goes on, whatever
-//     shell /bin/sh is on the host (bash on Enterprise Linux, dash on
-//     Debian), while scripts it starts are launched afresh.
-//   - Tcl (tclsh, wish): "# \" continues a Tcl comment over the exec line.
+//	#!/bin/sh
+//	#!perl -w
+//	eval 'exec "$(dirname -- "$(readlink -f -- "$0")")/perl" -x "$0" "$@"'
+//	    if 0;
+//
+// bash and zsh get one line that re-executes under the bundle's shell unless
+// BUNDLE_LAUNCHER already holds $0, and then unsets it, so the second
+// reading of the line, by the bundle's shell, goes on whatever shell /bin/sh
+// is on the host (bash on Enterprise Linux, dash on Debian), while the
+// scripts it starts are launched afresh:
+//
+//	#!/bin/sh
+//	if [ "${BUNDLE_LAUNCHER-}" != "$0" ]; then BUNDLE_LAUNCHER=$0 exec "$(dirname -- "$(readlink -f -- "$0")")/bash" "$0" "$@"; fi; unset BUNDLE_LAUNCHER
+//
+// Tcl (tclsh, wish) continues a comment over the exec line:
+//
+//	#!/bin/sh
+//	# \
+//	exec "$(dirname -- "$(readlink -f -- "$0")")/tclsh8.6" "$0" "$@"
 //
 // Other interpreters have no launcher (ErrUnsupported).
 package shebang
@@ -147,7 +159,8 @@ type Launcher struct {
 }
 
 // Find recognises a launcher at the top of data: the ones Rewrite writes
-// and pip's "'''exec' /abs/python" form.
+// and pip's, which execs an absolute path from a triple-quoted Python
+// string.
 func Find(data []byte) (Launcher, bool) {
 	l, ok := Parse(data)
 	if !ok || l.Interp != "/bin/sh" || l.Arg != "" {

@@ -1,0 +1,177 @@
+package audit
+
+import (
+	"context"
+	"debug/elf"
+	"errors"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/bundle-dev/bundle/bundle/relocate/bundlepath"
+	"github.com/bundle-dev/bundle/bundle/relocate/elfdeps"
+)
+
+// elfEntry is one linkable ELF file of the bundle.
+type elfEntry struct {
+	path string
+	info *elfdeps.Info
+}
+
+// elfSet is what the ELF checks learnt, for the loader and decoy steps.
+type elfSet struct {
+	files []elfEntry
+	// sonames are the libraries the bundle needs or provides, per ABI.
+	sonames map[abi]map[string]bool
+}
+
+type abi struct {
+	class   elf.Class
+	machine elf.Machine
+}
+
+// debugDir holds separate debug files, which the loader never reads.
+const debugDir = "/usr/lib/debug"
+
+// readELFs inspects every regular ELF file of the tree.
+func readELFs(ctx context.Context, t *tree, workers int) (*elfSet, []string, error) {
+	var mu sync.Mutex
+	set := &elfSet{sonames: map[abi]map[string]bool{}}
+	var unreadable []string
+	err := parallel(ctx, workers, t.files, func(n node) error {
+		if n.path == debugDir || strings.HasPrefix(n.path, debugDir+"/") {
+			return nil
+		}
+		ok, err := elfdeps.IsELF(t.host(n.path))
+		if err != nil || !ok {
+			return err
+		}
+		info, err := elfdeps.Inspect(t.host(n.path))
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			unreadable = append(unreadable, n.path+": "+err.Error())
+			return nil
+		}
+		if !info.Linkable() {
+			return nil
+		}
+		set.files = append(set.files, elfEntry{path: n.path, info: info})
+		k := abi{info.Class, info.Machine}
+		if set.sonames[k] == nil {
+			set.sonames[k] = map[string]bool{}
+		}
+		for _, s := range info.Needed {
+			set.sonames[k][s] = true
+		}
+		if info.Soname != "" {
+			set.sonames[k][info.Soname] = true
+		}
+		return nil
+	})
+	slices.SortFunc(set.files, func(a, b elfEntry) int { return strings.Compare(a.path, b.path) })
+	return set, unreadable, err
+}
+
+// checkELF runs the search path and glibc checks.
+func checkELF(t *tree, set *elfSet, unreadable []string, baseLibs []string, ceiling string) []CheckResult {
+	search := newResult("elf-search-path")
+	glibc := newResult("glibc-ceiling")
+	for _, u := range unreadable {
+		search.fail("%s", u)
+	}
+	base := map[string]bool{}
+	for _, l := range baseLibs {
+		base[l] = true
+	}
+	// A library is loaded under the directory entry the search found, so
+	// every symlink to it is a place $ORIGIN can be.
+	aliases := map[string][]string{}
+	for _, l := range t.links {
+		if real, err := bundlepath.Resolve(t.top, l.path); err == nil {
+			aliases[real] = append(aliases[real], l.path)
+		}
+	}
+	for _, f := range set.files {
+		search.Count++
+		glibc.Count++
+		info := f.info
+		if info.HasRunPath {
+			search.fail("%s: DT_RUNPATH %q (LD_LIBRARY_PATH overrides it; bundle relocation writes DT_RPATH)", f.path, strings.Join(info.RunPath, ":"))
+		}
+		for _, e := range info.RPath {
+			if _, err := elfdeps.ExpandOrigin(e, path.Dir(f.path)); errors.Is(err, elfdeps.ErrNotRelative) {
+				search.fail("%s: search path entry %q is not relative to $ORIGIN: it names a host directory", f.path, e)
+			}
+		}
+		origins := []string{path.Dir(f.path)}
+		if !info.IsExecutable() {
+			for _, a := range aliases[f.path] {
+				if d := path.Dir(a); !slices.Contains(origins, d) {
+					origins = append(origins, d)
+				}
+			}
+		}
+		for _, n := range info.Needed {
+			if base[n] {
+				continue
+			}
+			for _, o := range origins {
+				if _, _, err := elfdeps.Lookup(t.top, o, info.RPath, n); err != nil {
+					via := ""
+					if o != path.Dir(f.path) {
+						via = " (loaded from " + o + ")"
+					}
+					search.fail("%s%s: %v", f.path, via, err)
+				}
+			}
+		}
+		if ceiling == "" {
+			continue
+		}
+		hi, private := elfdeps.Glibc(info.Versions)
+		if private {
+			glibc.fail("%s: needs GLIBC_PRIVATE (tied to the glibc it was built against)", f.path)
+		}
+		if hi != "" && elfdeps.CompareVersions(hi, ceiling) > 0 {
+			glibc.fail("%s: needs GLIBC_%s, newer than the platform's %s", f.path, hi, ceiling)
+		}
+	}
+	g := glibc.done()
+	if ceiling == "" {
+		g = skipped("glibc-ceiling", "the platform sets no glibc-ceiling")
+	}
+	return []CheckResult{search.done(), g}
+}
+
+// parallel runs fn on every item with at most workers at once and returns
+// the errors joined.
+func parallel[T any](ctx context.Context, workers int, items []T, fn func(T) error) error {
+	errs := make([]error, len(items))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range max(1, min(workers, len(items))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				errs[i] = fn(items[i])
+			}
+		}()
+	}
+feed:
+	for i := range items {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return errors.Join(errs...)
+}
