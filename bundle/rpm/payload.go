@@ -355,6 +355,11 @@ func decompressor(br *bufio.Reader, tag string) (io.Reader, func() error, error)
 	case bytes.HasPrefix(magic, []byte("BZh")):
 		return decErr{bzip2.NewReader(br), "bzip2 payload"}, nil, nil
 	case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
+		if prog := xzProgram(); ExternalXZ && prog != "" {
+			if xp, err := startXZ(prog, br); err == nil {
+				return decErr{xp, "xz payload"}, xp.Close, nil
+			}
+		}
 		xr, err := xz.NewReader(br)
 		if err != nil {
 			return nil, nil, fmt.Errorf("xz payload: %w", eofUnexpected(err))
