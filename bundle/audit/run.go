@@ -264,6 +264,10 @@ func rootfsSandbox(runDir, top, pad string, elfs *elfSet, opts Options) (*sandbo
 		"--ro-bind", rootfs, "/",
 		"--dev", "/dev", "--proc", "/proc",
 		"--perms", "1777", "--tmpfs", "/tmp",
+		// bwrap makes missing mount points private (0700): nobody could
+		// not reach the bundle.
+		"--perms", "0755", "--dir", rootfsMount,
+		"--perms", "0755", "--dir", rootfsMount + "/" + pad,
 		"--ro-bind", top, inTop,
 		"--ro-bind", decoys, inDecoys,
 		"--ro-bind", home, "/tmp/home",

@@ -33,7 +33,11 @@ func LoadRepo(ctx context.Context, dir string) ([]*rpm.Package, error) {
 	}
 	var pkgs []*rpm.Package
 	if ok, why := metadataUsable(dir, newest); ok {
-		pkgs, err = repodata.Read(ctx, dir)
+		pkgs, err = repodata.ReadPrimary(ctx, dir)
+		if err == nil && sameFiles(pkgs, files) && needFilelists(pkgs) {
+			slog.Debug("a file dependency is not in primary.xml's file subset; reading filelists", "repo", dir)
+			pkgs, err = repodata.Read(ctx, dir)
+		}
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return nil, fmt.Errorf("load repo %s: %w", dir, ctx.Err())
@@ -180,4 +184,55 @@ func sortPackages(pkgs []*rpm.Package) {
 		}
 		return a.Path < b.Path
 	})
+}
+
+// needFilelists reports whether some file dependency of pkgs (a Requires,
+// weak dependency or atom of a rich one naming an absolute path) may be
+// satisfied by a file primary.xml does not carry: only then are the full
+// file lists needed. createrepo_c puts every file under a bin/ directory
+// or /etc, and /usr/lib/sendmail, into primary.xml, so for those paths
+// primary is complete (a dependency on /bin/sh that no package provides is
+// left to the platform base).
+func needFilelists(pkgs []*rpm.Package) bool {
+	have := map[string]bool{}
+	for _, p := range pkgs {
+		for _, f := range p.Files {
+			have[f.Path] = true
+		}
+		for _, d := range p.Provides {
+			if strings.HasPrefix(d.Name, "/") {
+				have[d.Name] = true
+			}
+		}
+	}
+	missing := func(name string) bool {
+		return strings.HasPrefix(name, "/") && !have[name] && !primaryFile(name)
+	}
+	for _, p := range pkgs {
+		for _, deps := range [][]rpm.Dep{p.Requires, p.Recommends, p.Supplements, p.Conflicts} {
+			for _, d := range deps {
+				if rpm.IsRich(d.Name) {
+					e, err := rpm.ParseRich(d.Name)
+					if err != nil {
+						return true
+					}
+					for _, a := range e.Atoms() {
+						if missing(a.Name) {
+							return true
+						}
+					}
+					continue
+				}
+				if missing(d.Name) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// primaryFile reports whether createrepo_c lists path in primary.xml.
+func primaryFile(path string) bool {
+	return strings.HasPrefix(path, "/etc/") || strings.Contains(path, "bin/") || path == "/usr/lib/sendmail"
 }

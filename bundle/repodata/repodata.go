@@ -57,6 +57,18 @@ const RepomdPath = "repodata/repomd.xml"
 // Every metadata file's checksum is verified against repomd.xml. A missing
 // repomd.xml gives an error wrapping fs.ErrNotExist.
 func Read(ctx context.Context, dir string) ([]*rpm.Package, error) {
+	return read(ctx, dir, true)
+}
+
+// ReadPrimary is Read without filelists.xml: each package's Files is the
+// subset primary.xml carries (files under bin/ directories and /etc, the
+// ones file dependencies usually name). Parsing filelists dominates Read,
+// so a resolver reads it only when a file dependency needs it.
+func ReadPrimary(ctx context.Context, dir string) ([]*rpm.Package, error) {
+	return read(ctx, dir, false)
+}
+
+func read(ctx context.Context, dir string, withFilelists bool) ([]*rpm.Package, error) {
 	md, err := readRepomd(dir)
 	if err != nil {
 		return nil, err
@@ -76,6 +88,9 @@ func Read(ctx context.Context, dir string) ([]*rpm.Package, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if !withFilelists {
+		return pkgs, nil
 	}
 	if fl, ok := md.find("filelists"); ok {
 		var files map[fileKey][]rpm.File
