@@ -161,6 +161,31 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 				},
 			},
 			{
+				Name:         "lock",
+				Usage:        "resolve the recipe's pip requirements with the bundle's own Python into its lock (exact versions, sha256)",
+				ArgsUsage:    "RECIPE",
+				OnUsageError: onUsageError,
+				Flags:        append(buildFlags(), jsonFlag),
+				Action: func(ctx context.Context, c *cli.Command) error {
+					r, err := loadRecipe(c, 1)
+					if err != nil {
+						return err
+					}
+					lock, err := bundle.LockPip(ctx, bundle.BuildOptions{
+						Recipe: r, WorkDir: c.String("workdir"), CacheDir: c.String("cache-dir"), Offline: c.Bool("offline"),
+						Workers: int(c.Int("jobs")), CPUs: int(c.Int("cpus")), Logger: slog.Default(), Progress: progressView(stderr),
+					})
+					if err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						return bundle.PrintJSON(stdout, lock)
+					}
+					fmt.Fprintf(stdout, "%s: %d pins\n", r.Pip.Lock.Given, len(lock.Pins))
+					return nil
+				},
+			},
+			{
 				Name:         "plan",
 				Usage:        "show the build plan of a recipe: layers, critical path, and with --explain what rebuilds and why",
 				ArgsUsage:    "RECIPE",

@@ -45,16 +45,19 @@ type AssembleOptions struct {
 	Compress   string    // gzip, zstd, none
 	CatalogMax int
 	CatalogMin int
-	// Hooks run on the staging tree after links and before the tarball
-	// (pip install, relocation). Each gets the staging root.
-	Hooks  []Hook
-	Logger *slog.Logger
+	// AfterExtract stages run on the staging tree after extraction and
+	// before the links stage (pip install: it can create new links);
+	// AfterLinks stages after links and before the tarball (relocation).
+	// Each gets the staging root and the manifest being made.
+	AfterExtract []Hook
+	AfterLinks   []Hook
+	Logger       *slog.Logger
 }
 
 // Hook is a stage that rewrites the staging tree in place.
 type Hook struct {
 	Name string
-	Run  func(ctx context.Context, root string) error
+	Run  func(ctx context.Context, root string, m *Manifest) error
 }
 
 // Assemble runs closure → extract → links → hooks → tarball and writes the
@@ -119,6 +122,17 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 		return nil, err
 	}
 
+	// The manifest so far: hooks add to it (the pip stage, its pins).
+	m := &Manifest{}
+	for _, s := range res.Packages {
+		m.Packages = append(m.Packages, PackageInfo{NEVRA: s.Package.NEVRA(), Name: s.Package.Name})
+	}
+	for _, h := range o.AfterExtract {
+		if err := stage(h.Name, func() error { return h.Run(ctx, staging, m) }); err != nil {
+			return nil, err
+		}
+	}
+
 	var lrep *links.Report
 	if err := stage("links", func() error {
 		var err error
@@ -128,8 +142,8 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 		return nil, err
 	}
 
-	for _, h := range o.Hooks {
-		if err := stage(h.Name, func() error { return h.Run(ctx, staging) }); err != nil {
+	for _, h := range o.AfterLinks {
+		if err := stage(h.Name, func() error { return h.Run(ctx, staging, m) }); err != nil {
 			return nil, err
 		}
 	}
@@ -163,7 +177,9 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 		return nil, err
 	}
 
-	m := newManifest(o, mtime, res, xrep, lrep, tres)
+	python := m.Python
+	m = newManifest(o, mtime, res, xrep, lrep, tres)
+	m.Python = python
 	m.Stages = timings
 	if err := m.write(out + ".manifest.json"); err != nil {
 		return nil, err

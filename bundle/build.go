@@ -78,8 +78,13 @@ func Build(ctx context.Context, o BuildOptions) (*BuildResult, error) {
 	} else {
 		remove = append(append([]string(nil), DefaultRemove...), remove...)
 	}
+	var afterExtract []Hook
+	if r.Pip != nil {
+		afterExtract = append(afterExtract, pipStage(r, cacheDirOf(o), filepath.Join(eng.WorkDir(), "logs", "pip"), log))
+	}
 	m, err := Assemble(ctx, AssembleOptions{
-		Repo: eng.Repo(), Platform: eng.Platform(), Name: r.Name, Version: r.Version, TopDir: r.TopDir,
+		AfterExtract: afterExtract,
+		Repo:         eng.Repo(), Platform: eng.Platform(), Name: r.Name, Version: r.Version, TopDir: r.TopDir,
 		Out: dir, WorkDir: eng.WorkDir(), Want: want, Exclude: res.BuildOnly,
 		Ignore: r.Closure.IgnoreRequires, WeakDeps: r.Closure.WeakDeps, Remove: remove,
 		Workers: o.Workers, Mtime: o.Mtime, Compress: r.Output.Compression,

@@ -112,10 +112,14 @@ func TestRelocatedSamplePasses(t *testing.T) {
 	}
 	for name, target := range map[string]string{"tarball": out, "directory": staging} {
 		t.Run(name, func(t *testing.T) {
-			rep := run(t, target, Options{Checks: declared, BuildPaths: []string{staging}})
+			sandbox := Check{Name: "sandbox", Command: `test "$(id -u)" != 0 && ! touch "$HOME/x" 2>/dev/null && touch "$TMPDIR/x" && ` +
+				`! touch "$DIRACOS/x" 2>/dev/null && ! command -v perl && ! command -v gcc && test -z "${PYTHONPATH-}" && ` +
+				`case $PATH in "$DIRACOS/usr/bin:"*) ;; *) false ;; esac && test "$LD_LIBRARY_PATH" != ""`}
+			rep := run(t, target, Options{Checks: append(declared, sandbox), BuildPaths: []string{staging}})
 			if !rep.OK() {
 				t.Fatalf("the relocated sample fails:\n%s", text(rep))
 			}
+			t.Logf("report:\n%s", text(rep))
 			for _, name := range []string{"elf-search-path", "ldd", "bundlerc", "check:app", "check:tool"} {
 				if c, ok := rep.Get(name); !ok || c.Count == 0 || c.Skipped {
 					t.Errorf("%s did not run: %+v", name, c)

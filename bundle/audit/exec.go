@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/bundle-dev/bundle/bundle/runner"
 )
@@ -49,18 +50,28 @@ func (s *sandbox) checkLoader(ctx context.Context, name string, set *elfSet, bas
 		res.fail("%v", err)
 		return res.done()
 	}
+	var batches [][]string
 	for start := 0; start < len(files); start += lddBatch {
-		batch := files[start:min(len(files), start+lddBatch)]
+		batches = append(batches, files[start:min(len(files), start+lddBatch)])
+	}
+	var mu sync.Mutex
+	err = parallel(ctx, s.workers, batches, func(batch []string) error {
 		argv := []string{"/bin/sh", "-c", lddScript, "ldd", ldso, s.decoys}
 		for _, f := range batch {
 			argv = append(argv, s.top+f)
 		}
 		out, err := runner.Output(ctx, s.run, s.cmd(name, argv...))
+		mu.Lock()
+		defer mu.Unlock()
 		if err != nil {
 			res.fail("listing with %s: %v", ldso, err)
-			return res.done()
+			return nil
 		}
 		s.parseListing(res, string(out), batch, base)
+		return nil
+	})
+	if err != nil {
+		res.fail("%v", err)
 	}
 	if other > 0 {
 		res.Detail = fmt.Sprintf("%d ELF files of other architectures not listed", other)
@@ -131,7 +142,7 @@ var shells = []struct {
 
 // checkEnvScript sources bundlerc twice in each shell the host has and
 // checks what it exports.
-func (s *sandbox) checkEnvScript(ctx context.Context, hostTop, rootVar string, exists bool) CheckResult {
+func (s *sandbox) checkEnvScript(ctx context.Context, rootVar string, exists bool) CheckResult {
 	res := newResult("bundlerc")
 	if !exists {
 		res.fail("no bundlerc at the top of the bundle")

@@ -146,7 +146,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	log.Info("bundle test: running the loader and the checks", "user", userLabel(root))
 	rep.Checks = append(rep.Checks, host.checkLoader(ctx, "ldd", elfs, opts.Platform.Base.Libraries))
 	_, rcErr := os.Lstat(filepath.Join(u.top, "bundlerc"))
-	rep.Checks = append(rep.Checks, host.checkEnvScript(ctx, u.top, opts.RootVar, rcErr == nil))
+	rep.Checks = append(rep.Checks, host.checkEnvScript(ctx, opts.RootVar, rcErr == nil))
 	for _, c := range opts.Checks {
 		rep.Checks = append(rep.Checks, host.runCheck(ctx, "check:"+c.Name, c))
 	}
@@ -220,7 +220,7 @@ func hostSandbox(runDir, top string, elfs *elfSet, opts Options) (*sandbox, erro
 	}
 	opts.Logger.Debug("bundle test: decoys", "written", n, "spared for host tools", strings.Join(spared, " "))
 	s := &sandbox{sysroot: "/", top: top, decoys: decoys, env: baseEnv(home, tmp, hostBin), dir: tmp,
-		run: opts.Runner, logDir: filepath.Join(runDir, "logs")}
+		run: opts.Runner, logDir: filepath.Join(runDir, "logs"), workers: opts.Workers}
 	if os.Geteuid() == 0 {
 		setpriv, err := lookPath("setpriv")
 		if err != nil {
@@ -286,5 +286,5 @@ func rootfsSandbox(runDir, top, pad string, elfs *elfSet, opts Options) (*sandbo
 	}
 	return &sandbox{label: "rootfs", sysroot: rootfs, top: inTop, decoys: inDecoys, prefix: prefix,
 		env: baseEnv("/tmp/home", "/tmp", "/usr/bin:/bin"), dir: runDir, run: opts.Runner,
-		logDir: filepath.Join(runDir, "logs")}, nil
+		logDir: filepath.Join(runDir, "logs"), workers: opts.Workers}, nil
 }

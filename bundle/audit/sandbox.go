@@ -41,6 +41,7 @@ type sandbox struct {
 	dir     string // working directory (host path)
 	run     runner.Runner
 	logDir  string
+	workers int // loader listings run at once
 }
 
 // cmd returns the runner command for argv inside the sandbox.

@@ -458,3 +458,7 @@ func short(key string) string {
 	}
 	return key
 }
+
+// DefaultCacheDir is bundle's cache root: $BUNDLE_CACHE, else
+// ~/.cache/bundle.
+func DefaultCacheDir() (string, error) { return mockrun.DefaultCacheDir() }
