@@ -105,12 +105,16 @@ func text(rep *Report) string {
 
 func TestRelocatedSamplePasses(t *testing.T) {
 	staging := relocatedSample(t)
-	out := filepath.Join(t.TempDir(), "sample.tar.gz")
-	if _, err := tarball.Write(context.Background(), tarball.Options{Root: staging, TopDir: "sample", Out: out,
-		Mtime: time.Unix(1700000000, 0), Logger: quiet}); err != nil {
-		t.Fatal(err)
+	targets := map[string]string{"directory": staging}
+	for _, comp := range []string{"gzip", "zstd", "none"} {
+		out := filepath.Join(t.TempDir(), "sample-"+comp+".tar")
+		if _, err := tarball.Write(context.Background(), tarball.Options{Root: staging, TopDir: "sample", Out: out,
+			Compression: comp, Mtime: time.Unix(1700000000, 0), Logger: quiet}); err != nil {
+			t.Fatal(err)
+		}
+		targets[comp] = out
 	}
-	for name, target := range map[string]string{"tarball": out, "directory": staging} {
+	for name, target := range targets {
 		t.Run(name, func(t *testing.T) {
 			sandbox := Check{Name: "sandbox", Command: `test "$(id -u)" != 0 && ! touch "$HOME/x" 2>/dev/null && touch "$TMPDIR/x" && ` +
 				`! touch "$DIRACOS/x" 2>/dev/null && ! command -v perl && ! command -v gcc && test -z "${PYTHONPATH-}" && ` +
@@ -429,4 +433,42 @@ func TestRootFS(t *testing.T) {
 			t.Errorf("%s passed with a program that has no search path", name)
 		}
 	}
+}
+
+func TestParseListing(t *testing.T) {
+	data, err := os.ReadFile("testdata/ldd-listing.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &sandbox{top: "/T/TOP", decoys: "/D"}
+	res := newResult("ldd")
+	s.parseListing(res, string(data), []string{"/usr/bin/app", "/usr/lib64/libfoo.so.1.0", "/usr/bin/x"}, []string{"libc.so.6"})
+	c := res.done()
+	want := []string{
+		"/usr/bin/x: /T/TOP/usr/bin/x: error while loading shared libraries: /T/TOP/usr/bin/x: cannot open shared object file: Permission denied",
+		"/usr/bin/x: the loader exited with status 127",
+		"/usr/lib64/libfoo.so.1.0: libbar.so.2 loads the decoy from LD_LIBRARY_PATH, not the bundle's",
+		"/usr/lib64/libfoo.so.1.0: libgone.so.3 not found",
+		"/usr/lib64/libfoo.so.1.0: libz.so.1 loads /lib/x86_64-linux-gnu/libz.so.1, outside the bundle",
+	}
+	if c.Count != 3 || strings.Join(c.Offenders, "\n") != strings.Join(want, "\n") {
+		t.Errorf("count %d, offenders:\n%s", c.Count, strings.Join(c.Offenders, "\n"))
+	}
+}
+
+func FuzzParseListing(f *testing.F) {
+	data, err := os.ReadFile("testdata/ldd-listing.txt")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(string(data))
+	f.Fuzz(func(t *testing.T, out string) {
+		s := &sandbox{top: "/T/TOP", decoys: "/D"}
+		res := newResult("ldd")
+		batch := []string{"/a", "/b", "/c"}
+		s.parseListing(res, out, batch, []string{"libc.so.6"})
+		if c := res.done(); c.Count > strings.Count(out, "@@bundle-ldd ") {
+			t.Fatalf("counted %d files", c.Count)
+		}
+	})
 }

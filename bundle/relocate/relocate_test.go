@@ -84,7 +84,7 @@ func relocateSample(t *testing.T, o elftest.SampleOptions, python string) (strin
 	}
 	rep, err := Relocate(context.Background(), root, Options{
 		Platform: platform(t), BuildPaths: []string{elftest.BuildRoot, elftest.BuildDir}, Python: python,
-		Runner: runner.Exec{},
+		Runner: runner.Exec{Logger: quiet}, Logger: quiet,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -213,7 +213,7 @@ func TestRelocateSample(t *testing.T) {
 func TestRelocateIsIdempotent(t *testing.T) {
 	root, _ := relocateSample(t, elftest.SampleOptions{}, "")
 	before := snapshot(t, root)
-	rep, err := Relocate(context.Background(), root, Options{Platform: platform(t), BuildPaths: []string{elftest.BuildRoot, elftest.BuildDir}})
+	rep, err := Relocate(context.Background(), root, Options{Platform: platform(t), BuildPaths: []string{elftest.BuildRoot, elftest.BuildDir}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestRelocateWithoutPythonRemovesStalePyc(t *testing.T) {
 	if out, err := exec.Command("/usr/bin/python3", "-m", "compileall", "-q", filepath.Join(root, "usr")).CombinedOutput(); err != nil {
 		t.Fatalf("%v %s", err, out)
 	}
-	rep, err := Relocate(context.Background(), root, Options{Platform: platform(t), BuildPaths: []string{elftest.BuildRoot, elftest.BuildDir}})
+	rep, err := Relocate(context.Background(), root, Options{Platform: platform(t), BuildPaths: []string{elftest.BuildRoot, elftest.BuildDir}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +281,7 @@ func TestRelocateSonameConflict(t *testing.T) {
 	elftest.BuildLib(t, b, elftest.Lib{Soname: "libz.so.1", Source: "int z(void){return 2;}"})
 	data, _ := os.ReadFile(filepath.Join(a, "libz.so.1"))
 	os.WriteFile(filepath.Join(same, "libz.so.1"), data, 0o755)
-	_, err := Relocate(context.Background(), root, Options{Platform: platform(t)})
+	_, err := Relocate(context.Background(), root, Options{Platform: platform(t), Logger: quiet})
 	if err == nil || !strings.Contains(err.Error(), "SONAME libz.so.1 is carried by different files") ||
 		!strings.Contains(err.Error(), "/opt/app/lib/libz.so.1") || !strings.Contains(err.Error(), "/usr/lib64/libz.so.1") {
 		t.Fatalf("want a conflict naming both files, got %v", err)
@@ -290,7 +290,7 @@ func TestRelocateSonameConflict(t *testing.T) {
 		t.Errorf("an identical copy is the same library: %v", err)
 	}
 	os.Remove(filepath.Join(b, "libz.so.1"))
-	if _, err := Relocate(context.Background(), root, Options{Platform: platform(t)}); err != nil {
+	if _, err := Relocate(context.Background(), root, Options{Platform: platform(t), Logger: quiet}); err != nil {
 		t.Errorf("identical copies: %v", err)
 	}
 }
@@ -309,7 +309,7 @@ func TestRelocateAliasOrigins(t *testing.T) {
 	elftest.BuildLib(t, dep, elftest.Lib{Soname: "libdep.so.1", Source: "int dep(void){return 5;}"})
 	elftest.BuildLib(t, real, elftest.Lib{Soname: "libpub.so.1", Source: "int dep(void); int pub(void){return dep();}", Flags: []string{"-L", dep, "-l:libdep.so.1"}})
 	os.Symlink("../../opt/pkg/lib/libpub.so.1", filepath.Join(pub, "libpub.so.1"))
-	if _, err := Relocate(context.Background(), root, Options{Platform: platform(t)}); err != nil {
+	if _, err := Relocate(context.Background(), root, Options{Platform: platform(t), Logger: quiet}); err != nil {
 		t.Fatal(err)
 	}
 	info, _ := elfdeps.Inspect(filepath.Join(real, "libpub.so.1"))

@@ -2,7 +2,6 @@ package relocate
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -63,11 +62,9 @@ func (r *relocator) scriptStage(ctx context.Context) error {
 			return nil
 		}
 		out, err := shebang.Rewrite(data, target, bundlepath.Rel(path.Dir(f.path), target), arg)
-		if errors.Is(err, shebang.ErrUnsupported) {
-			r.add(&r.rep.Unrelocated, fmt.Sprintf("%s: %v", f.path, err))
-			return nil
-		}
 		if err != nil {
+			// No launcher for this interpreter (shebang.ErrUnsupported),
+			// or a path or argument a launcher cannot hold.
 			r.add(&r.rep.Unrelocated, fmt.Sprintf("%s: %v", f.path, err))
 			return nil
 		}

@@ -48,8 +48,21 @@ func (r *relocator) span(tail []byte) (n int, top bool) {
 }
 
 // rewriteText replaces every build path in data by the bundle path it
-// stands for (see the package documentation).
+// stands for (see the package documentation). A replacement can bring
+// pieces together into a build path again ("/w" + "/b/BUILD/staging" with
+// /w/staging a build path too), so it repeats until none is left; every
+// pass makes the text shorter.
 func (r *relocator) rewriteText(data []byte) []byte {
+	for {
+		out, changed := r.rewriteOnce(data)
+		if !changed {
+			return out
+		}
+		data = out
+	}
+}
+
+func (r *relocator) rewriteOnce(data []byte) ([]byte, bool) {
 	var out []byte
 	rest := data
 	for {
@@ -69,9 +82,9 @@ func (r *relocator) rewriteText(data []byte) []byte {
 		rest = after[n:]
 	}
 	if out == nil {
-		return data
+		return data, false
 	}
-	return append(out, rest...)
+	return append(out, rest...), true
 }
 
 // mapPath returns the bundle path a build-side path names: "/" + path with
@@ -82,26 +95,24 @@ func (r *relocator) mapPath(p string) string {
 
 // scrubBinary overwrites build paths in data with slashes, keeping every
 // length; with extend, the build-side components after the path go too.
-// It reports whether anything changed.
+// It repeats until no build path is left (every pass turns letters into
+// slashes) and reports whether anything changed.
 func (r *relocator) scrubBinary(data []byte, extend bool) bool {
 	changed := false
-	off := 0
 	for {
-		i, p := r.paths.Index(data[off:])
+		i, p := r.paths.Index(data)
 		if i < 0 {
 			return changed
 		}
-		start := off + i
-		end := start + len(p)
+		end := i + len(p)
 		if extend {
 			n, _ := r.span(data[end:])
 			end += n
 		}
-		for k := start; k < end; k++ {
+		for k := i; k < end; k++ {
 			data[k] = '/'
 		}
 		changed = true
-		off = end
 	}
 }
 
