@@ -41,6 +41,13 @@ type Recipe struct {
 	// Pip configures the Python packages pip installs into the bundle's
 	// Python. Needs python. Optional.
 	Pip *Pip `yaml:"pip" json:"pip,omitempty"`
+	// Env configures bundlerc, the environment script at the bundle's top
+	// that users source.
+	Env Env `yaml:"env" json:"env"`
+	// Checks are the smoke tests `bundle test` runs in the unpacked bundle
+	// after sourcing bundlerc, with the host's tools out of reach (Python
+	// imports, `openssl version`, `gdb --version`, ...).
+	Checks []Check `yaml:"checks" json:"checks,omitempty"`
 
 	// File is the recipe's file name as given to Load or Parse; it prefixes
 	// every error message.
@@ -260,4 +267,27 @@ type Settings struct {
 	Exclude []string `json:"exclude,omitempty"`
 	// BuildOnly says nothing of the package is shipped.
 	BuildOnly bool `json:"build-only,omitempty"`
+}
+
+// Env configures bundlerc, the POSIX sh script at the bundle's top that
+// bash, zsh and dash source to use the bundle.
+type Env struct {
+	// RootVar is the variable bundlerc exports with the bundle's root
+	// directory, e.g. DIRACOS. Default: the name, upper-cased, with
+	// characters other than letters, digits and _ replaced by _.
+	RootVar string `yaml:"root-var" json:"root-var,omitempty"`
+	// CAFile is the bundle path (e.g. /etc/pki/tls/certs/ca-bundle.crt) of
+	// a CA bundle the recipe ships; SSL_CERT_FILE points at it.
+	CAFile string `yaml:"ca-file" json:"ca-file,omitempty"`
+	// Vars are extra variables bundlerc exports; a value may use
+	// $ROOTVAR (the root variable) to name paths in the bundle.
+	Vars map[string]string `yaml:"vars" json:"vars,omitempty"`
+}
+
+// Check is one smoke test of the unpacked bundle.
+type Check struct {
+	// Name identifies the check in `bundle test`'s report.
+	Name string `yaml:"name" json:"name"`
+	// Run is a sh command line; it passes when it exits 0.
+	Run string `yaml:"run" json:"run"`
 }

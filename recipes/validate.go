@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/bundle-dev/bundle/platforms"
@@ -122,7 +123,43 @@ func (r *Recipe) check() []*Error {
 	c.closure()
 	c.output()
 	c.pip()
+	c.env()
+	c.checks()
 	return c.errs
+}
+
+var shellVarRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func (c *checker) env() {
+	e := c.r.Env
+	if e.RootVar != "" && !shellVarRE.MatchString(e.RootVar) {
+		c.add("env.root-var", "%q is not a shell variable name (letters, digits, _; not starting with a digit)", e.RootVar)
+	}
+	if e.CAFile != "" && !strings.HasPrefix(e.CAFile, "/") {
+		c.add("env.ca-file", "%q must be an absolute path inside the bundle, e.g. /etc/pki/tls/certs/ca-bundle.crt", e.CAFile)
+	}
+	for _, k := range sortedKeys(e.Vars) {
+		if !shellVarRE.MatchString(k) {
+			c.add(`env.vars["`+k+`"]`, "%q is not a shell variable name", k)
+		}
+	}
+}
+
+func (c *checker) checks() {
+	seen := map[string]bool{}
+	for i, ch := range c.r.Checks {
+		f := indexPath("checks", i)
+		switch {
+		case ch.Name == "":
+			c.add(f+".name", "required")
+		case seen[ch.Name]:
+			c.add(f+".name", "%q is already the name of another check", ch.Name)
+		}
+		seen[ch.Name] = true
+		if strings.TrimSpace(ch.Run) == "" {
+			c.add(f+".run", "required: the sh command line to run")
+		}
+	}
 }
 
 func (c *checker) token(field, value string, re *regexp.Regexp, required bool) {
@@ -523,4 +560,13 @@ func (c *checker) pip() {
 			c.add("pip.index-url", "%q: use find-links for local folders", p.IndexURL)
 		}
 	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
