@@ -13,7 +13,7 @@ export SOURCE_DATE_EPOCH ?= 1767225600
 # Debian 12 packages bundle drives (rpm tools, createrepo_c, the sandbox
 # builder's mmdebstrap and bubblewrap) and the peers the tests compare with.
 APT_PACKAGES := rpm createrepo-c cpio libarchive-tools tar pigz zstd xz-utils bzip2 \
-	patchelf dnf mmdebstrap bubblewrap uidmap procps python3 zsh dash gcc libc6-dev make ca-certificates git
+	patchelf dnf mmdebstrap bubblewrap uidmap procps python3 python3-venv tcl zsh dash dpkg-dev gcc libc6-dev make ca-certificates git
 
 .PHONY: all prereqs bundle sources example demo test bench clean
 all: bundle

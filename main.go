@@ -120,6 +120,8 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `DIR` (default: the recipe's output.dir)"},
 					&cli.StringFlag{Name: "mtime", Usage: "clamp mtimes to `TIME` (unix seconds or RFC 3339; default SOURCE_DATE_EPOCH, else the newest package build time)"},
 					&cli.BoolFlag{Name: "no-assemble", Usage: "stop after the builds: fill the local repo only"},
+					&cli.BoolFlag{Name: "no-test", Usage: "do not run `bundle test` on the new bundle"},
+					&cli.StringFlag{Name: "test-root", Usage: "also run the bundle's checks inside this root filesystem `DIR`"},
 					jsonFlag),
 				Action: func(ctx context.Context, c *cli.Command) error {
 					r, err := loadRecipe(c, 1)
@@ -133,7 +135,8 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 					res, err := bundle.Build(ctx, bundle.BuildOptions{
 						Recipe: r, WorkDir: c.String("workdir"), CacheDir: c.String("cache-dir"), Out: c.String("output"),
 						Offline: c.Bool("offline"), Workers: int(c.Int("jobs")), CPUs: int(c.Int("cpus")), FailFast: c.Bool("fail-fast"),
-						NoAssemble: c.Bool("no-assemble"), Mtime: mtime, Logger: slog.Default(), Progress: progressView(stderr),
+						NoAssemble: c.Bool("no-assemble"), NoTest: c.Bool("no-test"), TestRootFS: c.String("test-root"),
+						Mtime: mtime, Logger: slog.Default(), Progress: progressView(stderr),
 					})
 					return bundle.PrintBuild(stdout, res, err, c.Bool("json"))
 				},
@@ -237,6 +240,63 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 				},
 			},
 			{
+				Name:         "test",
+				Usage:        "audit a bundle (tarball or directory): links, ELF dependencies and glibc ceiling, build paths, shebangs, the recipe's checks",
+				ArgsUsage:    "TARBALL|DIR",
+				OnUsageError: onUsageError,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "platform", Aliases: []string{"p"}, Usage: "target platform (default: the manifest's beside the tarball, else debian12-x86_64)"},
+					&cli.StringFlag{Name: "recipe", Usage: "take the declared checks and the root variable from this recipe `FILE`"},
+					&cli.StringFlag{Name: "root", Usage: "also run the checks inside this root filesystem `DIR` (another distribution)"},
+					&cli.StringFlag{Name: "root-var", Usage: "the variable bundlerc exports (default: from the recipe or the manifest)"},
+					&cli.StringSliceFlag{Name: "build-path", Usage: "a build `PATH` that must appear in no file (repeatable)"},
+					&cli.StringFlag{Name: "workdir", Usage: "where the bundle is unpacked (default: the system's temporary directory; must be searchable by nobody)"},
+					&cli.BoolFlag{Name: "keep", Usage: "keep the unpacked bundle and the logs"},
+					jsonFlag,
+				},
+				Action: func(ctx context.Context, c *cli.Command) error {
+					if c.Args().Len() != 1 {
+						return usagef("test: give one tarball or bundle directory")
+					}
+					target := c.Args().First()
+					o := bundle.TestOptions{Target: target, RootFS: c.String("root"), RootVar: c.String("root-var"),
+						BuildPaths: c.StringSlice("build-path"), WorkDir: c.String("workdir"), Keep: c.Bool("keep"), Logger: slog.Default()}
+					platform := c.String("platform")
+					if m, err := bundle.ReadManifest(target + ".manifest.json"); err == nil {
+						if platform == "" {
+							platform = m.Platform
+						}
+						if o.RootVar == "" && c.String("recipe") == "" {
+							o.RootVar = bundle.RootVar(m.Name)
+						}
+					}
+					if platform == "" {
+						platform = "debian12-x86_64"
+					}
+					p, err := platforms.Load(platform)
+					if err != nil {
+						return usageError{err}
+					}
+					o.Platform = p
+					if f := c.String("recipe"); f != "" {
+						if o.Recipe, err = recipes.Load(f); err != nil {
+							return err
+						}
+					}
+					rep, err := bundle.Test(ctx, o)
+					if rep != nil {
+						if c.Bool("json") {
+							if jerr := rep.WriteJSON(stdout); jerr != nil {
+								return jerr
+							}
+						} else if werr := rep.WriteText(stdout); werr != nil {
+							return werr
+						}
+					}
+					return err
+				},
+			},
+			{
 				Name:         "extract",
 				Usage:        "extract RPM payloads safely into a directory",
 				ArgsUsage:    "RPM...",
@@ -319,6 +379,8 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 					&cli.IntFlag{Name: "catalog-max", Value: 200000, Usage: "most entries in one CVMFS catalog"},
 					&cli.IntFlag{Name: "catalog-min", Value: 1000, Usage: "fewest entries in a nested CVMFS catalog"},
 					&cli.StringSliceFlag{Name: "exclude", Usage: "never put packages matching `GLOB` in the bundle"},
+					&cli.BoolFlag{Name: "no-relocate", Usage: "skip the relocation stage ($ORIGIN RPATHs, shebang launchers, build paths, bundlerc)"},
+					&cli.StringFlag{Name: "root-var", Usage: "the variable bundlerc exports with the bundle's root (default: the name, upper-cased)"},
 					ignoreFlag, weakFlag, removeFlag, keepDocsFlag, workersFlag, jsonFlag,
 				},
 				Action: func(ctx context.Context, c *cli.Command) error {
@@ -344,8 +406,17 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 					default:
 						return usagef("--compression %q: want gzip, zstd or none", c.String("compression"))
 					}
+					var after []bundle.Hook
+					if !c.Bool("no-relocate") {
+						env := bundle.EnvOptions(nil, c.String("name"))
+						if v := c.String("root-var"); v != "" {
+							env.RootVar = v
+						}
+						after = append(after, bundle.RelocateStage(p, env, nil, slog.Default()))
+					}
 					m, err := bundle.Assemble(ctx, bundle.AssembleOptions{
-						Repo: c.String("repo"), Platform: p, Name: c.String("name"), Version: c.String("version"),
+						AfterLinks: after,
+						Repo:       c.String("repo"), Platform: p, Name: c.String("name"), Version: c.String("version"),
 						TopDir: c.String("top-dir"), Out: c.String("output"), WorkDir: c.String("workdir"),
 						Want: c.Args().Slice(), Exclude: c.StringSlice("exclude"), Ignore: c.StringSlice("ignore"),
 						WeakDeps: c.Bool("weak-deps"), Remove: removeList(c), NoRemove: c.Bool("keep-docs"),

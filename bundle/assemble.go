@@ -177,9 +177,9 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 		return nil, err
 	}
 
-	python := m.Python
+	python, reloc := m.Python, m.Relocation
 	m = newManifest(o, mtime, res, xrep, lrep, tres)
-	m.Python = python
+	m.Python, m.Relocation = python, reloc
 	m.Stages = timings
 	if err := m.write(out + ".manifest.json"); err != nil {
 		return nil, err

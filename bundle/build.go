@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/bundle-dev/bundle/bundle/audit"
 	"github.com/bundle-dev/bundle/bundle/engine"
 	"github.com/bundle-dev/bundle/bundle/schedule"
 	"github.com/bundle-dev/bundle/bundle/sources"
@@ -29,6 +30,10 @@ type BuildOptions struct {
 	// (`bundle build-package`); no bundle is assembled then.
 	Only       []string
 	NoAssemble bool
+	// NoTest skips `bundle test` on the new bundle; TestRootFS also runs
+	// its checks inside another distribution's root filesystem.
+	NoTest     bool
+	TestRootFS string
 	Mtime      time.Time
 	Logger     *slog.Logger
 	Progress   func(schedule.Event)
@@ -40,6 +45,7 @@ type BuildResult struct {
 	Repo     string            `json:"repo"`
 	Manifest *Manifest         `json:"manifest,omitempty"`
 	Tarball  string            `json:"tarball,omitempty"`
+	Test     *audit.Report     `json:"test,omitempty"`
 }
 
 // Build runs the whole pipeline: plan → builds → local repo → assemble.
@@ -82,8 +88,10 @@ func Build(ctx context.Context, o BuildOptions) (*BuildResult, error) {
 	if r.Pip != nil {
 		afterExtract = append(afterExtract, pipStage(r, cacheDirOf(o), filepath.Join(eng.WorkDir(), "logs", "pip"), log))
 	}
+	buildPaths := []string{eng.WorkDir(), cacheDirOf(o)}
 	m, err := Assemble(ctx, AssembleOptions{
 		AfterExtract: afterExtract,
+		AfterLinks:   []Hook{RelocateStage(eng.Platform(), EnvOptions(r, r.Name), buildPaths, log)},
 		Repo:         eng.Repo(), Platform: eng.Platform(), Name: r.Name, Version: r.Version, TopDir: r.TopDir,
 		Out: dir, WorkDir: eng.WorkDir(), Want: want, Exclude: res.BuildOnly,
 		Ignore: r.Closure.IgnoreRequires, WeakDeps: r.Closure.WeakDeps, Remove: remove,
@@ -95,6 +103,15 @@ func Build(ctx context.Context, o BuildOptions) (*BuildResult, error) {
 	}
 	out.Manifest = m
 	out.Tarball = filepath.Join(dir, m.Tarball.File)
+	if o.NoTest {
+		return out, nil
+	}
+	rep, err := Test(ctx, TestOptions{Target: out.Tarball, Platform: eng.Platform(), Recipe: r,
+		RootFS: o.TestRootFS, BuildPaths: buildPaths, Logger: log})
+	out.Test = rep
+	if err != nil {
+		return out, fmt.Errorf("bundle test %s: %w", out.Tarball, err)
+	}
 	return out, nil
 }
 

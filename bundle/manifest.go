@@ -10,6 +10,7 @@ import (
 
 	"github.com/bundle-dev/bundle/bundle/closure"
 	"github.com/bundle-dev/bundle/bundle/extract"
+	"github.com/bundle-dev/bundle/bundle/relocate"
 	"github.com/bundle-dev/bundle/bundle/tarball"
 	"github.com/bundle-dev/bundle/links"
 )
@@ -20,21 +21,22 @@ const ManifestVersion = 1
 // Manifest is NAME.manifest.json: what is in the tarball and why. It holds
 // no wall-clock time, so the same inputs give the same manifest.
 type Manifest struct {
-	ManifestVersion int             `json:"manifest_version"`
-	Name            string          `json:"name"`
-	Version         string          `json:"version"`
-	Platform        string          `json:"platform"`
-	Arch            string          `json:"arch"`
-	TopDir          string          `json:"top_dir"`
-	Mtime           int64           `json:"mtime"`
-	Tarball         TarballInfo     `json:"tarball"`
-	Counts          Counts          `json:"counts"`
-	Catalogs        []string        `json:"catalogs"`
-	Packages        []PackageInfo   `json:"packages"`
-	Python          []PipPin        `json:"python_packages,omitempty"`
-	Extraction      *extract.Report `json:"extraction,omitempty"`
-	Links           *links.Report   `json:"links,omitempty"`
-	Ingest          string          `json:"ingest"`
+	ManifestVersion int              `json:"manifest_version"`
+	Name            string           `json:"name"`
+	Version         string           `json:"version"`
+	Platform        string           `json:"platform"`
+	Arch            string           `json:"arch"`
+	TopDir          string           `json:"top_dir"`
+	Mtime           int64            `json:"mtime"`
+	Tarball         TarballInfo      `json:"tarball"`
+	Counts          Counts           `json:"counts"`
+	Catalogs        []string         `json:"catalogs"`
+	Packages        []PackageInfo    `json:"packages"`
+	Python          []PipPin         `json:"python_packages,omitempty"`
+	Extraction      *extract.Report  `json:"extraction,omitempty"`
+	Links           *links.Report    `json:"links,omitempty"`
+	Relocation      *relocate.Report `json:"relocation,omitempty"`
+	Ingest          string           `json:"ingest"`
 	// Stages are the stage durations of the run that made it. They are
 	// not written: the manifest must be the same for the same inputs.
 	Stages []StageTiming `json:"-"`

@@ -155,10 +155,16 @@ func PrintBuild(w io.Writer, res *BuildResult, err error, asJSON bool) error {
 			return werr
 		}
 	}
-	if err == nil && res != nil {
+	if res != nil && res.Manifest != nil {
 		fmt.Fprintf(w, "local repo: %s\n", res.Repo)
-		if res.Manifest != nil {
-			return PrintAssemble(w, res.Manifest, res.Tarball)
+		if perr := PrintAssemble(w, res.Manifest, res.Tarball); perr != nil {
+			return perr
+		}
+	}
+	if res != nil && res.Test != nil {
+		fmt.Fprintln(w, "bundle test:")
+		if terr := res.Test.WriteText(w); terr != nil {
+			return terr
 		}
 	}
 	return err

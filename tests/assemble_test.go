@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -180,5 +181,34 @@ func readTarGz(t *testing.T, path string) []*tar.Header {
 			t.Fatal(err)
 		}
 		hs = append(hs, h)
+	}
+}
+
+// The assembled demo runs from wherever it is unpacked, whatever the job's
+// LD_LIBRARY_PATH says, and `bundle test` passes it; bundlerc puts it on
+// PATH.
+func TestAssembledDemoIsRelocatable(t *testing.T) {
+	need(t, "tar", "patchelf")
+	out := t.TempDir()
+	tgz := assembleDemo(t, out, nil)
+	dir := filepath.Join(t.TempDir(), strings.Repeat("long-site-path-", 8))
+	os.MkdirAll(dir, 0o755)
+	sh(t, dir, "tar", "-xzf", tgz)
+	cmd := exec.Command(filepath.Join(dir, "demo/usr/bin/demo"))
+	cmd.Env = []string{"LD_LIBRARY_PATH=/nonexistent:" + dir}
+	got, err := cmd.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(got)) != "hello from libdemo" {
+		t.Fatalf("demo from %s: %v\n%s", dir, err, got)
+	}
+	script := ". " + filepath.Join(dir, "demo/bundlerc") + " && command -v demo && echo \"root=$DEMO\""
+	got, err = exec.Command("bash", "-c", script).CombinedOutput()
+	if err != nil || !strings.Contains(string(got), filepath.Join(dir, "demo/usr/bin/demo")) || !strings.Contains(string(got), "root="+filepath.Join(dir, "demo")) {
+		t.Fatalf("bundlerc: %v\n%s", err, got)
+	}
+	if os.Geteuid() == 0 {
+		r := runBundle(t, nil, "test", "--json", tgz)
+		if r.code != 0 {
+			t.Fatalf("bundle test: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
 	}
 }

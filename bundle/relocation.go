@@ -1,0 +1,121 @@
+package bundle
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"unicode"
+
+	"github.com/bundle-dev/bundle/bundle/audit"
+	"github.com/bundle-dev/bundle/bundle/relocate"
+	"github.com/bundle-dev/bundle/platforms"
+	"github.com/bundle-dev/bundle/recipes"
+)
+
+// BuildRootPaths are the build-root paths of the builders (rpmbuild's
+// %_topdir inside the sandbox and mock): none may survive in a bundle.
+var BuildRootPaths = []string{"/builddir/build/BUILDROOT", "/builddir/build/BUILD"}
+
+// RootVar is the variable bundlerc exports for a bundle called name when
+// the recipe names none: the name upper-cased, other characters as _.
+func RootVar(name string) string {
+	v := strings.Map(func(r rune) rune {
+		if r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return unicode.ToUpper(r)
+		}
+		return '_'
+	}, name)
+	if v == "" || unicode.IsDigit(rune(v[0])) {
+		v = "B_" + v
+	}
+	return v
+}
+
+// EnvOptions are bundlerc's settings for a recipe (nil: defaults for name).
+func EnvOptions(r *recipes.Recipe, name string) relocate.EnvOptions {
+	o := relocate.EnvOptions{RootVar: RootVar(name)}
+	if r == nil {
+		return o
+	}
+	if r.Env.RootVar != "" {
+		o.RootVar = r.Env.RootVar
+	}
+	o.CAFile = r.Env.CAFile
+	keys := make([]string, 0, len(r.Env.Vars))
+	for k := range r.Env.Vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		o.Extra = append(o.Extra, relocate.EnvVar{Name: k, Value: r.Env.Vars[k]})
+	}
+	return o
+}
+
+// RelocateStage makes the staging tree relocatable ($ORIGIN RPATHs,
+// shebang launchers, no build paths) and writes bundlerc at its top.
+func RelocateStage(p *platforms.Platform, env relocate.EnvOptions, buildPaths []string, log *slog.Logger) Hook {
+	return Hook{Name: "relocate", Run: func(ctx context.Context, root string, m *Manifest) error {
+		py := ""
+		if _, err := pythonIn(root); err == nil {
+			py = "/usr/bin/python3"
+			if _, err := os.Stat(filepath.Join(root, py)); err != nil {
+				if p, err := pythonIn(root); err == nil {
+					py = "/" + strings.TrimPrefix(p, root+"/")
+				}
+			}
+		}
+		rep, err := relocate.Relocate(ctx, root, relocate.Options{
+			Platform: p, BuildPaths: append(append([]string(nil), BuildRootPaths...), buildPaths...), Python: py, Logger: log,
+		})
+		if err != nil {
+			return err
+		}
+		m.Relocation = rep
+		if len(rep.Unrelocated) > 0 || len(rep.Unresolved) > 0 {
+			log.Warn("relocation left work for the audit", "unrelocated", len(rep.Unrelocated), "unresolved", len(rep.Unresolved))
+		}
+		if _, err := os.Stat(filepath.Join(root, "usr/share/terminfo")); err == nil && env.TerminfoDirs == nil {
+			env.TerminfoDirs = []string{"/usr/share/terminfo"}
+		}
+		if err := relocate.WriteEnvScript(root, env); err != nil {
+			return fmt.Errorf("bundlerc: %w", err)
+		}
+		return nil
+	}}
+}
+
+// TestOptions say what `bundle test` checks.
+type TestOptions struct {
+	Target     string
+	Platform   *platforms.Platform
+	Recipe     *recipes.Recipe // optional: its checks and root variable
+	RootVar    string
+	RootFS     string
+	BuildPaths []string
+	WorkDir    string
+	Keep       bool
+	Logger     *slog.Logger
+}
+
+// Test runs the audits on a bundle tarball or directory.
+func Test(ctx context.Context, o TestOptions) (*audit.Report, error) {
+	ao := audit.Options{
+		Target: o.Target, Platform: o.Platform, RootVar: o.RootVar, RootFS: o.RootFS,
+		BuildPaths: append(append([]string(nil), BuildRootPaths...), o.BuildPaths...),
+		WorkDir:    o.WorkDir, Keep: o.Keep, Logger: o.Logger,
+	}
+	if r := o.Recipe; r != nil {
+		if ao.RootVar == "" {
+			ao.RootVar = EnvOptions(r, r.Name).RootVar
+		}
+		for _, c := range r.Checks {
+			ao.Checks = append(ao.Checks, audit.Check{Name: c.Name, Command: c.Run})
+		}
+	}
+	return audit.Run(ctx, ao)
+}
