@@ -165,6 +165,8 @@ func extractPackage(ctx context.Context, w *writer, pp *pkgPlan) (res pkgResult,
 	if p.NEVRA() != pp.nevra || len(p.Files) != len(pp.pkg.Files) {
 		return res, fmt.Errorf("package changed since its header was read (now %s with %d files)", p.NEVRA(), len(p.Files))
 	}
+	pw := w.forPackage()
+	defer pw.close()
 	groupDone := map[int]bool{} // hard-link groups written, by first index
 	for {
 		if err := ctx.Err(); err != nil {
@@ -190,7 +192,7 @@ func extractPackage(ctx context.Context, w *writer, pp *pkgPlan) (res pkgResult,
 			}
 		case e.IsSymlink():
 			if pp.owns[i] {
-				if err := w.symlink(e.Path, e.LinkTo); err != nil {
+				if err := pw.symlink(e.Path, e.LinkTo); err != nil {
 					return res, err
 				}
 				res.written = append(res.written, e.Path)
@@ -198,7 +200,7 @@ func extractPackage(ctx context.Context, w *writer, pp *pkgPlan) (res pkgResult,
 			}
 		case e.IsRegular() && (e.Links == nil || e.Size == 0):
 			if pp.owns[i] {
-				if err := w.writeFile(ctx, e.Path, pl, e.DataSize, perm, mtime); err != nil {
+				if err := pw.writeFile(ctx, e.Path, pl, e.DataSize, perm, mtime); err != nil {
 					return res, err
 				}
 				res.written = append(res.written, e.Path)
@@ -221,10 +223,10 @@ func extractPackage(ctx context.Context, w *writer, pp *pkgPlan) (res pkgResult,
 				mp := pp.paths[m]
 				mperm, mmtime := fs.FileMode(f.Mode&0o777), time.Unix(f.Mtime, 0)
 				if first == "" {
-					err = w.writeFile(ctx, mp, pl, e.DataSize, mperm, mmtime)
+					err = pw.writeFile(ctx, mp, pl, e.DataSize, mperm, mmtime)
 					first = mp
 				} else {
-					err = w.copyFile(ctx, first, mp, e.DataSize, mperm, mmtime)
+					err = pw.copyFile(ctx, first, mp, e.DataSize, mperm, mmtime)
 				}
 				if err != nil {
 					return res, err

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // writer puts files under an os.Root, so no name can resolve outside it,
@@ -22,6 +24,8 @@ type writer struct {
 	dirs sync.Map // absolute paths of parents verified to be directories
 	seq  atomic.Uint64
 }
+
+var pid = os.Getpid()
 
 // rel turns an absolute clean path into a name relative to the root.
 func rel(p string) string { return p[1:] }
@@ -69,7 +73,7 @@ func kindOf(m fs.FileMode) string {
 }
 
 func (w *writer) tempName(p string) string {
-	return path.Join(path.Dir(p), fmt.Sprintf(".bundle-extract-%d-%d.tmp", os.Getpid(), w.seq.Add(1)))
+	return path.Join(path.Dir(p), fmt.Sprintf(".bundle-extract-%d-%d.tmp", pid, w.seq.Add(1)))
 }
 
 // ctxReader stops a copy when the context is cancelled.
@@ -85,25 +89,79 @@ func (c ctxReader) Read(b []byte) (int, error) {
 	return c.r.Read(b)
 }
 
+// pkgWriter is a writer used by one goroutine for one package. It keeps
+// each directory it writes in open, and creates, renames and timestamps
+// files with *at system calls on single names relative to that directory:
+// a handful of system calls per file instead of a walk of the whole path
+// per operation. The directories are opened through the os.Root (so they
+// lie inside the tree) after ensureDir checked every component is a real
+// directory, and a single name can neither climb out nor follow a symlink
+// (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW), so nothing lands outside the tree.
+type pkgWriter struct {
+	*writer
+	dirs map[string]*os.File
+	buf  []byte
+}
+
+// maxDirHandles bounds the directory handles one pkgWriter keeps open.
+const maxDirHandles = 128
+
+func (w *writer) forPackage() *pkgWriter {
+	return &pkgWriter{writer: w, dirs: map[string]*os.File{}, buf: make([]byte, 256<<10)}
+}
+
+// close releases the directory handles.
+func (pw *pkgWriter) close() {
+	for _, d := range pw.dirs {
+		d.Close()
+	}
+	clear(pw.dirs)
+}
+
+// dir returns the descriptor of directory p (absolute, clean).
+func (pw *pkgWriter) dir(p string) (int, error) {
+	if err := pw.ensureDir(p); err != nil {
+		return -1, err
+	}
+	if d, ok := pw.dirs[p]; ok {
+		return int(d.Fd()), nil
+	}
+	if len(pw.dirs) >= maxDirHandles {
+		pw.close()
+	}
+	name := rel(p)
+	if p == "/" {
+		name = "."
+	}
+	d, err := pw.root.Open(name)
+	if err != nil {
+		return -1, fmt.Errorf("open directory %s: %w", p, err)
+	}
+	pw.dirs[p] = d
+	return int(d.Fd()), nil
+}
+
 // writeFile writes exactly size bytes from r to p with the given
 // permissions and mtime, replacing whatever non-directory is there.
-func (w *writer) writeFile(ctx context.Context, p string, r io.Reader, size int64, perm fs.FileMode, mtime time.Time) error {
-	if err := w.ensureDir(path.Dir(p)); err != nil {
+func (pw *pkgWriter) writeFile(ctx context.Context, p string, r io.Reader, size int64, perm fs.FileMode, mtime time.Time) error {
+	dfd, err := pw.dir(path.Dir(p))
+	if err != nil {
 		return err
 	}
-	tmp := w.tempName(p)
-	f, err := w.root.OpenFile(rel(tmp), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	name, tmp := path.Base(p), path.Base(pw.tempName(p))
+	fd, err := unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
+	f := os.NewFile(uintptr(fd), p)
 	done := false
 	defer func() {
 		if !done {
 			f.Close()
-			w.root.Remove(rel(tmp))
+			unix.Unlinkat(dfd, tmp, 0)
 		}
 	}()
-	n, err := io.Copy(f, ctxReader{ctx, io.LimitReader(r, size+1)})
+	n, err := io.CopyBuffer(struct{ io.Writer }{f}, ctxReader{ctx, io.LimitReader(r, size+1)}, pw.buf)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
@@ -113,44 +171,50 @@ func (w *writer) writeFile(ctx context.Context, p string, r io.Reader, size int6
 	if err := f.Chmod(perm); err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
+	ts := []unix.Timespec{unix.NsecToTimespec(mtime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
+	if err := unix.UtimesNanoAt(dfd, tmp, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
 	done = true
-	if err := w.root.Chtimes(rel(tmp), mtime, mtime); err != nil {
-		w.root.Remove(rel(tmp))
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	if err := w.root.Rename(rel(tmp), rel(p)); err != nil {
-		w.root.Remove(rel(tmp))
+	if err := unix.Renameat(dfd, tmp, dfd, name); err != nil {
+		unix.Unlinkat(dfd, tmp, 0)
 		return fmt.Errorf("write %s: %w", p, err)
 	}
 	return nil
 }
 
 // copyFile writes an independent copy of src (already written) to dst.
-func (w *writer) copyFile(ctx context.Context, src, dst string, size int64, perm fs.FileMode, mtime time.Time) error {
-	f, err := w.root.Open(rel(src))
+func (pw *pkgWriter) copyFile(ctx context.Context, src, dst string, size int64, perm fs.FileMode, mtime time.Time) error {
+	dfd, err := pw.dir(path.Dir(src))
 	if err != nil {
 		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
+	fd, err := unix.Openat(dfd, path.Base(src), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
+	}
+	f := os.NewFile(uintptr(fd), src)
 	defer f.Close()
-	return w.writeFile(ctx, dst, f, size, perm, mtime)
+	return pw.writeFile(ctx, dst, f, size, perm, mtime)
 }
 
 // symlink makes p a symlink to target. The target is stored as is: links
 // pointing outside the tree are the links stage's business, and nothing is
 // ever written through them.
-func (w *writer) symlink(p, target string) error {
-	if err := w.ensureDir(path.Dir(p)); err != nil {
+func (pw *pkgWriter) symlink(p, target string) error {
+	dfd, err := pw.dir(path.Dir(p))
+	if err != nil {
 		return err
 	}
-	tmp := w.tempName(p)
-	if err := w.root.Symlink(target, rel(tmp)); err != nil {
+	name, tmp := path.Base(p), path.Base(pw.tempName(p))
+	if err := unix.Symlinkat(target, dfd, tmp); err != nil {
 		return fmt.Errorf("symlink %s: %w", p, err)
 	}
-	if err := w.root.Rename(rel(tmp), rel(p)); err != nil {
-		w.root.Remove(rel(tmp))
+	if err := unix.Renameat(dfd, tmp, dfd, name); err != nil {
+		unix.Unlinkat(dfd, tmp, 0)
 		return fmt.Errorf("symlink %s: %w", p, err)
 	}
 	return nil
