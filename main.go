@@ -121,7 +121,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 					&cli.StringFlag{Name: "mtime", Usage: "clamp mtimes to `TIME` (unix seconds or RFC 3339; default SOURCE_DATE_EPOCH, else the newest package build time)"},
 					&cli.BoolFlag{Name: "no-assemble", Usage: "stop after the builds: fill the local repo only"},
 					&cli.BoolFlag{Name: "no-test", Usage: "do not run `bundle test` on the new bundle"},
-					&cli.StringFlag{Name: "test-root", Usage: "also run the bundle's checks inside this root filesystem `DIR`"},
+					&cli.StringFlag{Name: "test-root", Usage: "also run the bundle's checks inside this root filesystem `DIR` (or debian:SUITE)"},
 					jsonFlag),
 				Action: func(ctx context.Context, c *cli.Command) error {
 					r, err := loadRecipe(c, 1)
@@ -247,7 +247,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "platform", Aliases: []string{"p"}, Usage: "target platform (default: the manifest's beside the tarball, else debian12-x86_64)"},
 					&cli.StringFlag{Name: "recipe", Usage: "take the declared checks and the root variable from this recipe `FILE`"},
-					&cli.StringFlag{Name: "root", Usage: "also run the checks inside this root filesystem `DIR` (another distribution)"},
+					&cli.StringFlag{Name: "root", Usage: "also run the checks inside this root filesystem `DIR` (another distribution), or debian:SUITE for a cached mmdebstrap one (e.g. debian:trixie)"},
 					&cli.StringFlag{Name: "root-var", Usage: "the variable bundlerc exports (default: from the recipe or the manifest)"},
 					&cli.StringSliceFlag{Name: "build-path", Usage: "a build `PATH` that must appear in no file (repeatable)"},
 					&cli.StringFlag{Name: "workdir", Usage: "where the bundle is unpacked (default: the system's temporary directory; must be searchable by nobody)"},

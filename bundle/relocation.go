@@ -102,8 +102,17 @@ type TestOptions struct {
 	Logger     *slog.Logger
 }
 
-// Test runs the audits on a bundle tarball or directory.
+// Test runs the audits on a bundle tarball or directory. RootFS is a
+// directory, or "debian:SUITE" for a Debian root filesystem made once with
+// mmdebstrap and cached (e.g. debian:trixie).
 func Test(ctx context.Context, o TestOptions) (*audit.Report, error) {
+	if suite, ok := strings.CutPrefix(o.RootFS, "debian:"); ok {
+		dir, err := audit.EnsureRootFS(ctx, audit.RootFSOptions{Suite: suite, Logger: o.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("root filesystem %s: %w", o.RootFS, err)
+		}
+		o.RootFS = dir
+	}
 	ao := audit.Options{
 		Target: o.Target, Platform: o.Platform, RootVar: o.RootVar, RootFS: o.RootFS,
 		BuildPaths: append(append([]string(nil), BuildRootPaths...), o.BuildPaths...),
