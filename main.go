@@ -132,12 +132,10 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 					if err != nil {
 						return usageError{err}
 					}
-					res, err := bundle.Build(ctx, bundle.BuildOptions{
-						Recipe: r, WorkDir: c.String("workdir"), CacheDir: c.String("cache-dir"), Out: c.String("output"),
-						Offline: c.Bool("offline"), Workers: int(c.Int("jobs")), CPUs: int(c.Int("cpus")), FailFast: c.Bool("fail-fast"),
-						NoAssemble: c.Bool("no-assemble"), NoTest: c.Bool("no-test"), TestRootFS: c.String("test-root"),
-						Mtime: mtime, Logger: slog.Default(), Progress: progressView(stderr),
-					})
+					o := buildOptions(c, r, stderr)
+					o.Out, o.Mtime = c.String("output"), mtime
+					o.NoAssemble, o.NoTest, o.TestRootFS = c.Bool("no-assemble"), c.Bool("no-test"), c.String("test-root")
+					res, err := bundle.Build(ctx, o)
 					return bundle.PrintBuild(stdout, res, err, c.Bool("json"))
 				},
 			},
@@ -155,11 +153,9 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 					if err != nil {
 						return err
 					}
-					res, err := bundle.Build(ctx, bundle.BuildOptions{
-						Recipe: r, WorkDir: c.String("workdir"), CacheDir: c.String("cache-dir"), Only: c.Args().Slice()[1:],
-						Offline: c.Bool("offline"), Workers: int(c.Int("jobs")), CPUs: int(c.Int("cpus")), FailFast: c.Bool("fail-fast"),
-						Logger: slog.Default(), Progress: progressView(stderr),
-					})
+					o := buildOptions(c, r, stderr)
+					o.Only = c.Args().Slice()[1:]
+					res, err := bundle.Build(ctx, o)
 					return bundle.PrintBuild(stdout, res, err, c.Bool("json"))
 				},
 			},
@@ -174,10 +170,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 					if err != nil {
 						return err
 					}
-					lock, err := bundle.LockPip(ctx, bundle.BuildOptions{
-						Recipe: r, WorkDir: c.String("workdir"), CacheDir: c.String("cache-dir"), Offline: c.Bool("offline"),
-						Workers: int(c.Int("jobs")), CPUs: int(c.Int("cpus")), Logger: slog.Default(), Progress: progressView(stderr),
-					})
+					lock, err := bundle.LockPip(ctx, buildOptions(c, r, stderr))
 					if err != nil {
 						return err
 					}
@@ -550,6 +543,15 @@ func buildFlags() []cli.Flag {
 		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "builds at once (default: the recipe's build.jobs, else the CPU count)"},
 		&cli.IntFlag{Name: "cpus", Usage: "global CPU budget shared by running builds (default: the recipe's build.cpus, else the CPU count)"},
 		&cli.BoolFlag{Name: "fail-fast", Usage: "stop at the first failed build (default: keep going, skip its dependents)"},
+	}
+}
+
+// buildOptions reads the flags of buildFlags.
+func buildOptions(c *cli.Command, r *recipes.Recipe, stderr io.Writer) bundle.BuildOptions {
+	return bundle.BuildOptions{
+		Recipe: r, WorkDir: c.String("workdir"), CacheDir: c.String("cache-dir"), Offline: c.Bool("offline"),
+		Workers: int(c.Int("jobs")), CPUs: int(c.Int("cpus")), FailFast: c.Bool("fail-fast"),
+		Logger: slog.Default(), Progress: progressView(stderr),
 	}
 }
 

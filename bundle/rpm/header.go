@@ -9,7 +9,6 @@ import (
 	"io"
 	"path"
 	"strconv"
-	"strings"
 
 	rpmutils "github.com/sassoftware/go-rpmutils"
 )
@@ -363,36 +362,11 @@ func (t *tagReader) deps(nameTag, flagTag, verTag int) []Dep {
 			d.Flags = DepFlags(flags[i])
 		}
 		if vers != nil && vers[i] != "" {
-			d.EVR = splitEVRString(vers[i])
+			d.EVR = ParseEVR(vers[i])
 		}
 		out[i] = d
 	}
 	return out
-}
-
-// splitEVRString splits "[epoch:]version[-release]" exactly as rpm's
-// parseEVR does: the epoch is a leading run of digits followed by ':' (an
-// empty epoch before ':' reads as "0"), the release follows the last '-'.
-func splitEVRString(s string) EVR {
-	var e EVR
-	i := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	rest := s
-	if i < len(s) && s[i] == ':' {
-		e.Epoch = s[:i]
-		if e.Epoch == "" {
-			e.Epoch = "0"
-		}
-		rest = s[i+1:]
-	}
-	if j := strings.LastIndexByte(rest, '-'); j >= 0 {
-		e.Version, e.Release = rest[:j], rest[j+1:]
-	} else {
-		e.Version = rest
-	}
-	return e
 }
 
 // files reads the file list and its parallel arrays.

@@ -198,7 +198,7 @@ func TestSplitEVRString(t *testing.T) {
 		{"", EVR{}},
 	}
 	for _, tc := range tests {
-		if got := splitEVRString(tc.in); got != tc.want {
+		if got := ParseEVR(tc.in); got != tc.want {
 			t.Errorf("%q: got %+v want %+v", tc.in, got, tc.want)
 		}
 	}
