@@ -46,7 +46,9 @@
 #   PACKAGE    Debian packages instead of the default set: binary packages
 #              (python3-NAME) by default, source packages with -s.
 #   -s         upstream sdists from the source archive (see above).
-#   -p PYTHON  pip and setuptools from PYTHON's ensurepip (see above).
+#   -p PYTHON  pip and setuptools from PYTHON's ensurepip (see above); PYTHON
+#              may also be a CPython source tarball (Python-3.11.2.tgz), whose
+#              Lib/ensurepip/_bundled wheels are taken without building it.
 #   -n         never touch the APT configuration nor run `apt-get update`.
 #
 # Without -n, `apt-get update` runs when a download fails (a stale index),
@@ -347,12 +349,25 @@ trap 'exit 143' TERM
 origins=$(mktemp "$dest/.origin-XXXXXX") || die "cannot write in $dest"
 status=0
 skip=
-if [ -n "$bundled_from" ]; then
+if [ -n "$bundled_from" ] && [ -f "$bundled_from" ] && case $bundled_from in *.tgz | *.tar.*) true ;; *) false ;; esac; then
+	# A CPython source tarball: the wheels its ensurepip bundles, without
+	# building or running that Python (the bundle's own is built later).
+	w=$(mktemp -d) || die "cannot make a temporary directory"
+	tar -xf "$bundled_from" -C "$w" --wildcards '*/Lib/ensurepip/_bundled/*.whl' ||
+		die "$bundled_from holds no Lib/ensurepip/_bundled/*.whl: is it a CPython source tarball?"
+	bundled=$(dirname "$(find "$w" -path '*/Lib/ensurepip/_bundled/*.whl' | head -n 1)")
+	# Copy them out of $w: gathering the Debian packages reuses it.
+	bundled_copy=$(mktemp -d "$dest/.ensurepip-XXXXXX") || die "cannot write in $dest"
+	cp "$bundled"/*.whl "$bundled_copy"/ && rm -rf "$w" && w= && bundled=$bundled_copy
+	pyver=$(basename "$(dirname "$(dirname "$(dirname "$bundled")")")")
+elif [ -n "$bundled_from" ]; then
 	pyver=$("$bundled_from" -I -c 'import sys; print(sys.version.split()[0])') || die "cannot run $bundled_from"
 	bundled=$("$bundled_from" -I -c 'import ensurepip, os; print(os.path.join(os.path.dirname(ensurepip.__file__), "_bundled"))' 2>/dev/null) || {
 		say "$bundled_from has no ensurepip module (Debian's Python: python3-venv): using Debian's pip and setuptools"
 		bundled=/nonexistent
 	}
+fi
+if [ -n "$bundled_from" ]; then
 	for f in "$bundled"/*.whl; do
 		[ -f "$f" ] || continue
 		base=${f##*/}
@@ -362,6 +377,7 @@ if [ -n "$bundled_from" ]; then
 		setuptools-*) skip="$skip python3-setuptools-whl" ;;
 		esac
 	done
+	if [ -n "${bundled_copy:-}" ]; then rm -rf "$bundled_copy"; fi
 fi
 for pkg in $whl_packages; do
 	case " $skip " in *" $pkg "*) continue ;; esac
