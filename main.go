@@ -113,8 +113,8 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 		Commands: []*cli.Command{
 			{
 				Name:         "build",
-				Usage:        "plan → builds → local repo → assemble: the whole pipeline on a recipe",
-				ArgsUsage:    "RECIPE",
+				Usage:        "plan → builds → local repo → assemble → test: the whole pipeline on a recipe (default: the embedded reference recipe)",
+				ArgsUsage:    "[RECIPE]",
 				OnUsageError: onUsageError,
 				Flags: append(buildFlags(),
 					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `DIR` (default: the recipe's output.dir)"},
@@ -162,7 +162,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			{
 				Name:         "lock",
 				Usage:        "resolve the recipe's pip requirements with the bundle's own Python into its lock (exact versions, sha256)",
-				ArgsUsage:    "RECIPE",
+				ArgsUsage:    "[RECIPE]",
 				OnUsageError: onUsageError,
 				Flags:        append(buildFlags(), jsonFlag),
 				Action: func(ctx context.Context, c *cli.Command) error {
@@ -184,7 +184,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			{
 				Name:         "plan",
 				Usage:        "show the build plan of a recipe: layers, critical path, and with --explain what rebuilds and why",
-				ArgsUsage:    "RECIPE",
+				ArgsUsage:    "[RECIPE]",
 				OnUsageError: onUsageError,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "workdir", Value: ".bundle", Usage: "work `DIR` (prepared SRPMs, repo, logs, state)"},
@@ -207,7 +207,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			{
 				Name:         "fetch",
 				Usage:        "download every source, SRPM and patch of a recipe into the source cache (sha256 verified)",
-				ArgsUsage:    "RECIPE",
+				ArgsUsage:    "[RECIPE]",
 				OnUsageError: onUsageError,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "cache-dir", Usage: "cache `DIR` (default $BUNDLE_CACHE, else ~/.cache/bundle)"},
@@ -556,8 +556,21 @@ func buildOptions(c *cli.Command, r *recipes.Recipe, stderr io.Writer) bundle.Bu
 }
 
 // loadRecipe loads the recipe named by the first argument; n is the exact
-// argument count wanted (-1: at least one).
+// argument count wanted (-1: at least one). With n == 1 and no argument,
+// it is the embedded default recipe, written into WORKDIR/recipe (or a
+// temporary directory for commands without a work directory).
 func loadRecipe(c *cli.Command, n int) (*recipes.Recipe, error) {
+	if n == 1 && c.Args().Len() == 0 {
+		dir := c.String("workdir")
+		if dir == "" {
+			tmp, err := os.MkdirTemp("", "bundle-recipe-")
+			if err != nil {
+				return nil, err
+			}
+			dir = tmp
+		}
+		return recipes.Default(filepath.Join(dir, "recipe"))
+	}
 	if c.Args().Len() == 0 || (n > 0 && c.Args().Len() != n) {
 		return nil, usagef("%s: give one recipe file", c.Name)
 	}

@@ -82,9 +82,10 @@ var (
 
 // offlineSet returns the Debian-gathered offline set, gathering it with
 // recipes/gather-python-wheels.sh -p PYTHON (pip and setuptools from the
-// test Python's ensurepip) into $BUNDLE_CACHE/python (else
-// ~/.cache/bundle/python) when it is not there yet or was gathered for
-// another Python.
+// test Python's ensurepip) into $BUNDLE_CACHE/python-tests (else
+// ~/.cache/bundle/python-tests) when it is not there yet or was gathered
+// for another Python. (CACHE/python is the bundle's own set, gathered
+// for the bundle's Python.)
 func offlineSet(t testing.TB) string {
 	t.Helper()
 	py := testPython(t)
@@ -98,7 +99,7 @@ func offlineSet(t testing.TB) string {
 			}
 			dir = filepath.Join(home, ".cache", "bundle")
 		}
-		dir = filepath.Join(dir, "python")
+		dir = filepath.Join(dir, "python-tests")
 		if !setComplete(py, dir) {
 			if _, err := exec.LookPath("apt-get"); err != nil {
 				setErr = "the offline Python set is not cached and apt-get is missing to gather it"

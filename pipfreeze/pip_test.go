@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/csv"
 	"errors"
-	"flag"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -17,7 +16,6 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "regenerate recipes/requirements.lock from the gathered offline set")
 
 // tinySet writes the test's own distributions into a fresh directory:
 // alpha 1.0 (a wheel needing beta>=1, with a console script) and beta 1.0
@@ -286,74 +284,5 @@ func TestInstallOutsideRoot(t *testing.T) {
 	err := Install(context.Background(), Options{Python: rootPy, Root: other, FindLinks: []string{other}}, lock)
 	if err == nil || !strings.Contains(err.Error(), "outside the staging root") {
 		t.Fatalf("want an outside-the-root error, got %v", err)
-	}
-}
-
-// TestReferenceLock locks recipes/requirements.txt against the gathered
-// Debian set and checks recipes/requirements.lock is exactly that lock
-// (run with -update to regenerate it), then installs and freezes it.
-func TestReferenceLock(t *testing.T) {
-	py := testPython(t)
-	lockPath := filepath.Join("..", "recipes", "requirements.lock")
-	if !*update {
-		// The lock pins the pip and setuptools of the Python it was made
-		// with (its ensurepip's); another Python gathers others.
-		ref, err := ReadLock(lockPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command(py, "-I", "-c", "import sys; print('%s %s' % (sys.implementation.name, sys.version.split()[0]))").Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v := strings.TrimSpace(string(out)); !strings.Contains(strings.Join(ref.Header, " "), " with "+v+" ") {
-			t.Skipf("recipes/requirements.lock was made with another Python than %s (%s): %q", py, v, ref.Header)
-		}
-	}
-	set := offlineSet(t)
-	root, rootPy := newRoot(t, py)
-	ctx := context.Background()
-	opts := Options{Python: rootPy, FindLinks: []string{set}, LogDir: filepath.Join(t.TempDir(), "logs")}
-	if *update {
-		if _, err := Lock(ctx, opts, filepath.Join("..", "recipes", "requirements.txt"), lockPath); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := Lock(ctx, opts, filepath.Join("..", "recipes", "requirements.txt"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := ReadLock(lockPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got.Pins, want.Pins) {
-		t.Fatalf("recipes/requirements.lock is stale (go test ./pipfreeze -run TestReferenceLock -update):\n%s", got.Bytes())
-	}
-	// Byte for byte when the interpreter is the one it was made with.
-	if reflect.DeepEqual(got.Header, want.Header) {
-		data, _ := os.ReadFile(lockPath)
-		if !bytes.Equal(data, got.Bytes()) {
-			t.Errorf("recipes/requirements.lock is not in canonical form")
-		}
-	}
-	for _, n := range []string{"requests", "urllib3", "idna", "charset-normalizer", "certifi", "chardet", "six", "pip", "setuptools", "wheel"} {
-		if _, ok := got.Pin(n); !ok {
-			t.Errorf("no pin for %s", n)
-		}
-	}
-	opts.Root = root
-	if err := Install(ctx, opts, lockPath); err != nil {
-		t.Fatal(err)
-	}
-	frozen, err := Freeze(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := Compare(want, frozen); err != nil {
-		t.Error(err)
-	}
-	if out, err := exec.Command(rootPy, "-I", "-c", "import requests, six; print(requests.__version__)").CombinedOutput(); err != nil || string(out) != "2.28.1\n" {
-		t.Errorf("import requests: %v %q", err, out)
 	}
 }

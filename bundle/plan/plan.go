@@ -106,6 +106,7 @@ type builder struct {
 	buildRoot [][]rpm.Dep
 	notes     [][]string
 	weak      []weakEdge
+	promoted  []bool // needed by an earlier order class: no order edges
 }
 
 type weakEdge struct {
@@ -119,8 +120,10 @@ type provRef struct {
 }
 
 // New builds the plan. It fails on invalid nodes (empty or duplicate
-// names, negative Order), on a BuildRequires edge that contradicts the
-// python/bootstrap order, and on a dependency cycle, printing the cycle.
+// names, negative Order) and on a dependency cycle, printing the cycle.
+// The order classes (python first, then bootstrap packages in order, then
+// the rest) become edges between the classes' nodes; a node an earlier
+// class build-requires is built before it (see promote).
 //
 // Edges: every plain BuildRequires is matched with rpm.Dep.SatisfiedBy
 // against every other node's Provides and the node waits for all matches
@@ -148,9 +151,7 @@ func New(nodes []*Node, opts Options) (*Plan, error) {
 	if err := b.matchRequires(); err != nil {
 		return nil, err
 	}
-	if err := b.checkOrder(); err != nil {
-		return nil, err
-	}
+	b.promote()
 	b.addOrderEdges()
 	if cyc := b.findCycle(); cyc != nil {
 		return nil, b.cycleError(cyc)
@@ -278,29 +279,48 @@ func (b *builder) matchRequires() error {
 	return nil
 }
 
-// checkOrder rejects a BuildRequires edge pointing to a later order class.
-func (b *builder) checkOrder() error {
-	var errs []error
-	for i := range b.nodes {
-		for _, j := range sortedKeys(b.deps[i]) {
-			if b.rank(j) > b.rank(i) {
-				e := b.deps[i][j]
-				errs = append(errs, fmt.Errorf("plan: %s (%s) build-requires %s from %s (%s), but %s packages are built before %s ones: move %s earlier in the recipe's build order or drop the BuildRequires",
-					b.nodes[i].Name, b.class(i), depList(e.via), b.nodes[j].Name, b.class(j),
-					b.class(i), b.class(j), b.nodes[j].Name))
+// promote marks the nodes that an earlier order class needs: a library
+// the Python BuildRequires (zlib, openssl, ...) is built before the Python,
+// whatever its own class, and so is one a bootstrap package needs before
+// that package. Promoted nodes get no order edges of their own: they wait
+// only for their BuildRequires, and so build as early as they can (in
+// parallel with the Python when only gdb needs them).
+func (b *builder) promote() {
+	b.promoted = make([]bool, len(b.nodes))
+	order := make([]int, len(b.nodes))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(x, y int) bool { return b.rank(order[x]) < b.rank(order[y]) })
+	for _, i := range order {
+		seen := map[int]bool{}
+		var visit func(int)
+		visit = func(n int) {
+			for j := range b.deps[n] {
+				if seen[j] {
+					continue
+				}
+				seen[j] = true
+				if b.rank(j) > b.rank(i) {
+					b.promoted[j] = true
+				}
+				visit(j)
 			}
 		}
+		visit(i)
 	}
-	return errors.Join(errs...)
 }
 
 // addOrderEdges makes every node of one order class wait for every node of
 // the previous class (python → bootstrap 1 → bootstrap 2 → … → normal),
-// which orders all classes transitively.
+// which orders all classes transitively. Promoted nodes take no part:
+// they are built when what needs them is.
 func (b *builder) addOrderEdges() {
 	byRank := map[int][]int{}
 	for i := range b.nodes {
-		byRank[b.rank(i)] = append(byRank[b.rank(i)], i)
+		if !b.promoted[i] {
+			byRank[b.rank(i)] = append(byRank[b.rank(i)], i)
+		}
 	}
 	ranks := sortedKeys(byRank)
 	for k := 1; k < len(ranks); k++ {

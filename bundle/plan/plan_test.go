@@ -208,6 +208,38 @@ func TestNewMatching(t *testing.T) {
 	}
 }
 
+// A library the Python needs is built before it although it is a normal
+// package; one only gdb needs builds in parallel with the Python; the other
+// normal packages wait for gdb.
+func TestPromotedDependencies(t *testing.T) {
+	p, err := New([]*Node{
+		node(t, "python3", OrderPython, []string{"python3-devel"}, []string{"zlib-devel"}),
+		node(t, "gdb", 1, []string{"gdb"}, []string{"python3-devel", "gmp-devel"}),
+		node(t, "zlib", OrderNormal, []string{"zlib-devel"}, nil),
+		node(t, "gmp", OrderNormal, []string{"gmp-devel"}, nil),
+		node(t, "libxml2", OrderNormal, []string{"libxml2"}, []string{"zlib-devel"}),
+	}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := func(n string) string { return strings.Join(p.Deps(n), ",") }
+	if got := deps("python3"); got != "zlib" {
+		t.Errorf("python3 waits for %q, want zlib", got)
+	}
+	if got := deps("gmp"); got != "" {
+		t.Errorf("gmp waits for %q, want nothing (it builds beside the python)", got)
+	}
+	if got := deps("gdb"); got != "gmp,python3" && got != "python3,gmp" {
+		t.Errorf("gdb waits for %q, want gmp and python3", got)
+	}
+	if got := deps("libxml2"); !strings.Contains(got, "gdb") || !strings.Contains(got, "zlib") {
+		t.Errorf("libxml2 waits for %q, want gdb and zlib", got)
+	}
+	if l := p.Layers(); strings.Join(l[0], ",") != "gmp,zlib" {
+		t.Errorf("first layer %v, want gmp and zlib", l[0])
+	}
+}
+
 func TestNewErrors(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -219,22 +251,6 @@ func TestNewErrors(t *testing.T) {
 		{"duplicate", []*Node{{Name: "a"}, {Name: "a"}}, []string{`"a" is listed twice`}},
 		{"negative order", []*Node{{Name: "a", Order: -1}}, []string{"Order -1 is negative"}},
 		{"bad rich dep", []*Node{{Name: "a", BuildRequires: []rpm.Dep{{Name: "(a or"}}}}, []string{`package "a"`, "rich dependency"}},
-		{
-			"python needing a normal package",
-			[]*Node{
-				node(t, "python3", OrderPython, nil, []string{"zlib-devel"}),
-				node(t, "zlib", OrderNormal, []string{"zlib-devel"}, nil),
-			},
-			[]string{"python3 (python) build-requires zlib-devel from zlib (normal package)", "move zlib earlier"},
-		},
-		{
-			"bootstrap needing a later bootstrap",
-			[]*Node{
-				node(t, "gcc", 1, nil, []string{"binutils"}),
-				node(t, "binutils", 2, []string{"binutils"}, nil),
-			},
-			[]string{"gcc (bootstrap 1) build-requires binutils from binutils (bootstrap 2)"},
-		},
 		{
 			"two-node cycle",
 			[]*Node{
