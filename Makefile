@@ -1,60 +1,72 @@
 # The two set-up commands of README.md:
-#   make example   install prerequisites, build bin/bundle, fill the source cache and run
-#                  `bundle build` on recipes/example.yaml (the main job)
+#   make bundle    the main job: install prerequisites, build bin/bundle, fill the source
+#                  cache and the offline Python set, `bundle build` the embedded default recipe
 #   make test      install prerequisites and run every test (unit, fuzz seeds, end to end)
 GO      ?= go
 BIN     := bin/bundle
-OUT     := out/demo
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CACHE   ?= $(or $(BUNDLE_CACHE),$(HOME)/.cache/bundle)
 export CGO_ENABLED := 0
-# A fixed build time makes the example RPMs, and so the example tarball, reproducible.
+# A fixed time makes the RPMs, and so the tarballs, reproducible.
 export SOURCE_DATE_EPOCH ?= 1767225600
 
 # Debian 12 packages bundle drives (rpm tools, createrepo_c, the sandbox
-# builder's mmdebstrap and bubblewrap) and the peers the tests compare with.
+# builder's mmdebstrap and bubblewrap, patchelf) and what the tests compare
+# with or run (bsdtar, cpio, dnf, shells, tclsh, python3-venv).
 APT_PACKAGES := rpm createrepo-c cpio libarchive-tools tar pigz zstd xz-utils bzip2 \
-	patchelf dnf mmdebstrap bubblewrap uidmap procps python3 python3-venv tcl zsh dash dpkg-dev gcc libc6-dev make ca-certificates git
+	patchelf dnf mmdebstrap bubblewrap uidmap procps python3 python3-venv tcl zsh dash dpkg-dev \
+	gcc libc6-dev make ca-certificates git
 
-.PHONY: all prereqs bundle sources example demo test bench clean
-all: bundle
+# The Debian source packages holding the upstream tarballs of the default
+# recipe, for machines that cannot reach the upstream sites.
+DEBIAN_SOURCES := zlib bzip2 xz-utils libffi openssl sqlite3 ncurses readline expat libxml2 \
+	gmp mpfr4 python3.11 gdb
+# Python-3.11.2.tgz in the source cache: the offline Python set takes pip
+# and setuptools from its ensurepip.
+PYTHON_TARBALL := $(CACHE)/sources/sha256/24/2411c74bda5bbcfcddaf4531f66d1adc73f247f529aee981b029513aefdbf849
+
+.PHONY: all prereqs bin sources bundle example demo test bench clean
+all: bin
 
 prereqs:
 	$(SUDO) apt-get update
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(APT_PACKAGES)
 
-bundle:
+bin:
 	$(GO) build -trimpath -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o $(BIN) .
 
-RECIPE ?= recipes/example.yaml
-# Debian source packages holding the upstream tarballs of $(RECIPE), for
-# machines that cannot reach the upstream sites.
-DEBIAN_SOURCES ?= zlib bzip2 xz-utils libxml2
+# Fill the caches: upstream URLs first, Debian's source archive for
+# whatever they could not give; then the offline Python set.
+sources: bin
+	$(BIN) fetch || BUNDLE_CACHE=$(CACHE) sh recipes/fill-source-cache.sh $(DEBIAN_SOURCES)
+	$(BIN) fetch --offline >/dev/null
+	test -d $(CACHE)/python || sh recipes/gather-python-wheels.sh -p $(PYTHON_TARBALL) $(CACHE)/python
 
-# Fill the source cache: upstream URLs first, Debian's source archive for
-# whatever they could not give.
-sources: bundle
-	$(BIN) fetch $(RECIPE) || sh recipes/fill-source-cache.sh $(DEBIAN_SOURCES)
-	$(BIN) fetch --offline $(RECIPE) >/dev/null
+# The main job: the embedded default recipe into out/.
+bundle: prereqs sources
+	$(BIN) build -o out
 
-# The main job: build the example recipe into out/example.
-example: prereqs sources
-	$(BIN) build -o out/example $(RECIPE)
+# The example recipe (zlib, bzip2, xz, libxml2) into out/example.
+example: prereqs bin
+	$(BIN) fetch recipes/example.yaml || BUNDLE_CACHE=$(CACHE) sh recipes/fill-source-cache.sh zlib bzip2 xz-utils libxml2
+	$(BIN) build -o out/example recipes/example.yaml
 
 # The assemble stage alone: rpmbuild the demo package set (recipes/demo)
 # into a local repository on the host, then assemble a bundle from it.
-demo: prereqs bundle
-	rm -rf $(OUT) && mkdir -p $(OUT)/repo
-	rpmbuild --quiet --define "_topdir $(CURDIR)/$(OUT)/rpmbuild" --define "_sourcedir $(CURDIR)/recipes/demo" \
+DEMO := out/demo
+demo: prereqs bin
+	rm -rf $(DEMO) && mkdir -p $(DEMO)/repo
+	rpmbuild --quiet --define "_topdir $(CURDIR)/$(DEMO)/rpmbuild" --define "_sourcedir $(CURDIR)/recipes/demo" \
 		--define "use_source_date_epoch_as_buildtime 1" --define "clamp_mtime_to_source_date_epoch 1" \
 		-ba recipes/demo/demo.spec
-	cp $(OUT)/rpmbuild/RPMS/*/*.rpm $(OUT)/repo/
-	$(BIN) assemble --repo $(OUT)/repo --platform debian12-x86_64 --name demo --version 1.0 \
-		--workdir $(OUT)/work -o $(OUT) demo
+	cp $(DEMO)/rpmbuild/RPMS/*/*.rpm $(DEMO)/repo/
+	$(BIN) assemble --repo $(DEMO)/repo --platform debian12-x86_64 --name demo --version 1.0 \
+		--workdir $(DEMO)/work -o $(DEMO) demo
 
 test: prereqs
-	BUNDLE_REQUIRE_TOOLS=1 $(GO) test -timeout 80m ./...
+	BUNDLE_REQUIRE_TOOLS=1 $(GO) test -timeout 85m ./...
 
-bench: prereqs bundle
+bench: prereqs bin
 	bench/run.sh
 
 clean:

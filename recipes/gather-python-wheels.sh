@@ -47,8 +47,9 @@
 #              (python3-NAME) by default, source packages with -s.
 #   -s         upstream sdists from the source archive (see above).
 #   -p PYTHON  pip and setuptools from PYTHON's ensurepip (see above); PYTHON
-#              may also be a CPython source tarball (Python-3.11.2.tgz), whose
-#              Lib/ensurepip/_bundled wheels are taken without building it.
+#              may also be a CPython source tarball (any non-executable file,
+#              e.g. Python-3.11.2.tgz or its entry in bundle's source cache),
+#              whose Lib/ensurepip/_bundled wheels are taken without building it.
 #   -n         never touch the APT configuration nor run `apt-get update`.
 #
 # Without -n, `apt-get update` runs when a download fails (a stale index),
@@ -349,7 +350,7 @@ trap 'exit 143' TERM
 origins=$(mktemp "$dest/.origin-XXXXXX") || die "cannot write in $dest"
 status=0
 skip=
-if [ -n "$bundled_from" ] && [ -f "$bundled_from" ] && case $bundled_from in *.tgz | *.tar.*) true ;; *) false ;; esac; then
+if [ -n "$bundled_from" ] && [ -f "$bundled_from" ] && [ ! -x "$bundled_from" ]; then
 	# A CPython source tarball: the wheels its ensurepip bundles, without
 	# building or running that Python (the bundle's own is built later).
 	w=$(mktemp -d) || die "cannot make a temporary directory"
