@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -121,7 +122,9 @@ func LockPip(ctx context.Context, o BuildOptions) (*pipfreeze.LockFile, error) {
 	}
 	var want []string
 	for _, p := range res.Outputs[r.Python.Name] {
-		want = append(want, p.Name)
+		if slices.Contains(res.Ship, p.Name) {
+			want = append(want, p.Name)
+		}
 	}
 	pkgs, err := closure.LoadRepo(ctx, eng.Repo())
 	if err != nil {

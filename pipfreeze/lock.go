@@ -118,8 +118,11 @@ func lockFromReport(data []byte, reqName string, opts Options) (*LockFile, error
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("pip report: %w", err)
 	}
-	if r.Version != "1" {
-		return nil, fmt.Errorf("pip report format %q: only version 1 is understood (pip 22.2 to 24)", r.Version)
+	// Version "0" is pip 22.2 and 22.3's experimental report (CPython
+	// 3.11's ensurepip ships pip 22.3.1), with the fields read here as
+	// version 1 has them; pip 23.0 made the format stable as "1".
+	if r.Version != "1" && r.Version != "0" {
+		return nil, fmt.Errorf("pip report format %q: only versions 0 and 1 are understood (pip 22.2 and later)", r.Version)
 	}
 	lf := &LockFile{}
 	seen := map[string]bool{}
