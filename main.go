@@ -569,7 +569,16 @@ func loadRecipe(c *cli.Command, n int) (*recipes.Recipe, error) {
 			}
 			dir = tmp
 		}
-		return recipes.Default(filepath.Join(dir, "recipe"))
+		r, err := recipes.Default(filepath.Join(dir, "recipe"))
+		if err != nil {
+			return nil, err
+		}
+		// The embedded recipe's output directory is the caller's, not
+		// the work directory's copy of the recipe.
+		if cwd, err := os.Getwd(); err == nil && !filepath.IsAbs(r.Output.Dir.Given) {
+			r.Output.Dir = recipes.NewPath(cwd, r.Output.Dir.Given)
+		}
+		return r, nil
 	}
 	if c.Args().Len() == 0 || (n > 0 && c.Args().Len() != n) {
 		return nil, usagef("%s: give one recipe file", c.Name)
