@@ -16,7 +16,6 @@ import (
 	"testing"
 )
 
-
 // tinySet writes the test's own distributions into a fresh directory:
 // alpha 1.0 (a wheel needing beta>=1, with a console script) and beta 1.0
 // and 2.0 (setuptools sdists).
