@@ -4,6 +4,7 @@ import (
 	"context"
 	"debug/elf"
 	"errors"
+	"github.com/bundle-dev/bundle/bundle/workpool"
 	"path"
 	"slices"
 	"strings"
@@ -39,7 +40,7 @@ func readELFs(ctx context.Context, t *tree, workers int) (*elfSet, []string, err
 	var mu sync.Mutex
 	set := &elfSet{sonames: map[abi]map[string]bool{}}
 	var unreadable []string
-	err := parallel(ctx, workers, t.files, func(n node) error {
+	err := workpool.ForEach(ctx, workers, t.files, func(n node) error {
 		if n.path == debugDir || strings.HasPrefix(n.path, debugDir+"/") {
 			return nil
 		}
@@ -143,35 +144,4 @@ func checkELF(t *tree, set *elfSet, unreadable []string, baseLibs []string, ceil
 		g = skipped("glibc-ceiling", "the platform sets no glibc-ceiling")
 	}
 	return []CheckResult{search.done(), g}
-}
-
-// parallel runs fn on every item with at most workers at once and returns
-// the errors joined.
-func parallel[T any](ctx context.Context, workers int, items []T, fn func(T) error) error {
-	errs := make([]error, len(items))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range max(1, min(workers, len(items))) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				errs[i] = fn(items[i])
-			}
-		}()
-	}
-feed:
-	for i := range items {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return errors.Join(errs...)
 }

@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"github.com/bundle-dev/bundle/bundle/workpool"
 	"path"
 	"slices"
 	"strconv"
@@ -55,7 +56,7 @@ func (s *sandbox) checkLoader(ctx context.Context, name string, set *elfSet, bas
 		batches = append(batches, files[start:min(len(files), start+lddBatch)])
 	}
 	var mu sync.Mutex
-	err = parallel(ctx, s.workers, batches, func(batch []string) error {
+	err = workpool.ForEach(ctx, s.workers, batches, func(batch []string) error {
 		argv := []string{"/bin/sh", "-c", lddScript, "ldd", ldso, s.decoys}
 		for _, f := range batch {
 			argv = append(argv, s.top+f)

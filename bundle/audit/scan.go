@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/bundle-dev/bundle/bundle/workpool"
 	"io"
 	"os"
 	"path"
@@ -22,7 +23,7 @@ func checkBuildPaths(ctx context.Context, t *tree, set *buildpath.Set, workers i
 		return skipped("build-paths", "no build paths given"), nil
 	}
 	var mu sync.Mutex
-	err := parallel(ctx, workers, t.files, func(n node) error {
+	err := workpool.ForEach(ctx, workers, t.files, func(n node) error {
 		f, err := os.Open(t.host(n.path))
 		if err != nil {
 			return err

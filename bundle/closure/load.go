@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bundle-dev/bundle/bundle/workpool"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -11,7 +12,6 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/bundle-dev/bundle/bundle/repodata"
@@ -134,33 +134,15 @@ func sameFiles(pkgs []*rpm.Package, files []string) bool {
 // is in the order of files. All failures are reported, in file order.
 func readHeaders(ctx context.Context, files []string) ([]*rpm.Package, error) {
 	pkgs := make([]*rpm.Package, len(files))
-	errs := make([]error, len(files))
-	workers := min(runtime.GOMAXPROCS(0), 8, len(files))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				pkgs[i], errs[i] = rpm.ReadPackageFile(files[i])
-			}
-		}()
+	idx := make([]int, len(files))
+	for i := range idx {
+		idx[i] = i
 	}
-feed:
-	for i := range files {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("load repo: %w", err)
-	}
-	if err := errors.Join(errs...); err != nil {
+	err := workpool.ForEach(ctx, min(runtime.GOMAXPROCS(0), 8), idx, func(i int) (err error) {
+		pkgs[i], err = rpm.ReadPackageFile(files[i])
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("load repo: %w", err)
 	}
 	return pkgs, nil

@@ -6,6 +6,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"github.com/bundle-dev/bundle/bundle/workpool"
 	"io"
 	"os"
 	"path"
@@ -40,7 +41,7 @@ const DebugDir = "/usr/lib/debug"
 func (r *relocator) inspectELFs(ctx context.Context) (map[string]*elfFile, error) {
 	mu := make(chan struct{}, 1)
 	out := map[string]*elfFile{}
-	err := parallel(ctx, r.opts.Workers, r.files, func(f entry) error {
+	err := workpool.ForEach(ctx, r.opts.Workers, r.files, func(f entry) error {
 		if r.isRemoved(f.path) || f.path == DebugDir || strings.HasPrefix(f.path, DebugDir+"/") {
 			return nil
 		}
@@ -113,7 +114,7 @@ func (r *relocator) elfStage(ctx context.Context) error {
 			jobs = append(jobs, job)
 		}
 	}
-	return parallel(ctx, r.opts.Workers, jobs, func(j patchJob) error { return r.patch(ctx, j) })
+	return workpool.ForEach(ctx, r.opts.Workers, jobs, func(j patchJob) error { return r.patch(ctx, j) })
 }
 
 func sortedKeys[V any](m map[string]V) []string {

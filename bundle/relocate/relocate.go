@@ -275,38 +275,6 @@ func readHead(p string, n int) ([]byte, error) {
 	return buf[:m], nil
 }
 
-// parallel runs fn on every item with at most workers at once and returns
-// the errors joined, in item order. It stops starting new items once ctx
-// is done.
-func parallel[T any](ctx context.Context, workers int, items []T, fn func(T) error) error {
-	errs := make([]error, len(items))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(workers, len(items)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				errs[i] = fn(items[i])
-			}
-		}()
-	}
-feed:
-	for i := range items {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return errors.Join(errs...)
-}
-
 // maxRewrite is the largest file Relocate loads to rewrite.
 const maxRewrite = 256 << 20
 

@@ -3,6 +3,7 @@ package relocate
 import (
 	"context"
 	"fmt"
+	"github.com/bundle-dev/bundle/bundle/workpool"
 	"os"
 	"path"
 	"slices"
@@ -17,7 +18,7 @@ var keptInterpreters = []string{"/bin/sh", "/usr/bin/env"}
 // scriptStage gives executable scripts whose interpreter is in the bundle a
 // relocatable launcher.
 func (r *relocator) scriptStage(ctx context.Context) error {
-	return parallel(ctx, r.opts.Workers, r.files, func(f entry) error {
+	return workpool.ForEach(ctx, r.opts.Workers, r.files, func(f entry) error {
 		if r.isRemoved(f.path) || f.mode.Perm()&0o111 == 0 {
 			return nil
 		}

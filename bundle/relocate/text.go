@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/bundle-dev/bundle/bundle/workpool"
 	"os"
 	"path"
 	"strings"
@@ -132,7 +133,7 @@ func binaryKind(head []byte, name string) string {
 // textStage rewrites build paths in every file and relocates pkg-config
 // files.
 func (r *relocator) textStage(ctx context.Context) error {
-	return parallel(ctx, r.opts.Workers, r.files, func(f entry) error {
+	return workpool.ForEach(ctx, r.opts.Workers, r.files, func(f entry) error {
 		if r.isRemoved(f.path) {
 			return nil
 		}
