@@ -107,37 +107,9 @@ mkdir -p "$dest" || die "cannot create $dest"
 dest=$(cd "$dest" && pwd)
 
 updated=no
-apt_update() {
-	[ "$updated" = no ] || return 1
-	[ "$touch_apt" = yes ] || return 1
-	if [ "$(id -u)" != 0 ]; then
-		say "not root: cannot run apt-get update"
-		return 1
-	fi
-	say "running apt-get update"
-	apt-get update >&2 || die "apt-get update failed"
-	updated=yes
-}
+# shellcheck source=recipes/debian-apt.sh
+. "$(dirname "$0")/debian-apt.sh"
 
-has_deb_src() {
-	# shellcheck disable=SC2016 # $(IDENTIFIER) is APT's template syntax
-	apt-get indextargets --format '$(IDENTIFIER)' 2>/dev/null | grep -qx Sources
-}
-
-ensure_deb_src() {
-	has_deb_src && return 0
-	[ "$touch_apt" = yes ] || die "APT has no deb-src entry; add one or run without -n"
-	[ "$(id -u)" = 0 ] || die "APT has no deb-src entry and adding one needs root: rerun with sudo, or add a deb-src line yourself"
-	# shellcheck disable=SC1091
-	codename=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")
-	[ -n "$codename" ] || die "cannot tell the release codename from /etc/os-release; add a deb-src entry by hand"
-	list=/etc/apt/sources.list.d/bundle-deb-src.list
-	say "adding 'deb-src ${DEBIAN_MIRROR:-http://deb.debian.org/debian} $codename main' to $list"
-	opts=""
-	[ -r /usr/share/keyrings/debian-archive-keyring.gpg ] && opts="[signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
-	printf 'deb-src %s%s %s main\n' "$opts" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" "$codename" >"$list"
-	apt_update || true
-}
 
 # apt_fetch DIR CMD...: run an apt-get download command in DIR, refreshing
 # the index once when it fails.
