@@ -171,6 +171,7 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 		tres, err = tarball.Write(ctx, tarball.Options{
 			Root: staging, TopDir: o.TopDir, Out: out, Compression: o.Compress, Mtime: mtime,
 			CatalogMax: o.CatalogMax, CatalogMin: o.CatalogMin, Logger: log,
+			Sidecars: []string{out + ".manifest.json", out + ".ingest.sh"},
 		})
 		return err
 	}); err != nil {
@@ -184,7 +185,7 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 	if err := m.write(out + ".manifest.json"); err != nil {
 		return nil, err
 	}
-	if err := writeIngestScript(out+".ingest.sh", m.Ingest); err != nil {
+	if err := writeIngestScript(out+".ingest.sh", m.Ingest, o.Name+"/"+o.Version); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -286,10 +287,15 @@ func newestBuildTime(res *closure.Result) time.Time {
 	return time.Unix(t, 0).UTC()
 }
 
-func writeIngestScript(path, cmd string) error {
+// writeIngestScript writes NAME.ingest.sh: it sets REPO and BASE_DIR from
+// its arguments (BASE_DIR defaults to NAME/VERSION, written single-quoted so
+// that nothing in a name or version is ever run) and runs cmd, the
+// manifest's ingest pipe.
+func writeIngestScript(path, cmd, baseDir string) error {
 	body := "#!/bin/sh\n# Publish this bundle on a CVMFS stratum-0: run on the release manager machine\n" +
 		"# with the repository name as first argument (cvmfs_server ingest reads an\n" +
 		"# uncompressed tar stream; it opens and publishes the transaction itself).\nset -eu\n" +
-		"cd \"$(dirname \"$0\")\"\nREPO=\"${1:?usage: $0 REPOSITORY [BASE_DIR]}\"\n" + cmd + "\n"
+		"cd \"$(dirname \"$0\")\"\nREPO=\"${1:?usage: $0 REPOSITORY [BASE_DIR]}\"\n" +
+		"BASE_DIR=\"${2:-}\"\n[ -n \"$BASE_DIR\" ] || BASE_DIR=" + tarball.ShellQuote(baseDir) + "\n" + cmd + "\n"
 	return writeFileAtomic(path, []byte(body), 0o755)
 }

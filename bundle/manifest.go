@@ -127,8 +127,7 @@ func newManifest(o AssembleOptions, mtime time.Time, res *closure.Result, x *ext
 		m.Packages = append(m.Packages, pi)
 	}
 	sort.Slice(m.Packages, func(i, j int) bool { return m.Packages[i].NEVRA < m.Packages[j].NEVRA })
-	sub := o.Name + "/" + o.Version
-	m.Ingest = tarball.IngestCommand(m.Tarball.File, "\"$REPO\"", "\"${2:-"+sub+"}\"", t.Compression)
+	m.Ingest = tarball.IngestCommand(m.Tarball.File, tarball.Var("REPO"), tarball.Var("BASE_DIR"), t.Compression)
 	return m
 }
 

@@ -108,7 +108,8 @@ type Options struct {
 	Runner runner.Runner
 	// Logger receives progress (default slog.Default()).
 	Logger *slog.Logger
-	// WorkDir holds the test directory (WorkDir/test/run-*), removed at
+	// WorkDir holds this run's own test directory (WorkDir/bundle-test-*,
+	// created fresh with an unpredictable name), removed at
 	// the end unless Keep. Default: the system's temporary directory. It
 	// must be searchable by nobody.
 	WorkDir string

@@ -71,11 +71,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	testDir := filepath.Join(workDir, "test")
-	if err := os.MkdirAll(testDir, 0o755); err != nil {
+	// A fresh directory of this run's own, with an unpredictable name,
+	// straight under the work directory: no fixed path another user could
+	// have created first and then swap things in.
+	if err := os.MkdirAll(workDir, 0o755); err != nil {
 		return nil, fmt.Errorf("bundle test: %w", err)
 	}
-	runDir, err := os.MkdirTemp(testDir, "run-")
+	runDir, err := os.MkdirTemp(workDir, "bundle-test-")
 	if err != nil {
 		return nil, fmt.Errorf("bundle test: %w", err)
 	}

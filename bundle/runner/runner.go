@@ -52,6 +52,10 @@ type Exec struct {
 	Logger *slog.Logger
 }
 
+// KillGrace is how long a cancelled command's process group has between
+// SIGTERM and SIGKILL.
+var KillGrace = 5 * time.Second
+
 // Default is the process-wide real runner.
 var Default Runner = Exec{}
 
@@ -92,31 +96,59 @@ func Quote(argv []string) string {
 	return b.String()
 }
 
-// tail keeps the last n lines written to it.
+// maxTailLine bounds each line a tail keeps (a progress bar redrawn with
+// carriage returns, or binary output, can make one line of any length).
+const maxTailLine = 4096
+
+// tail keeps the last n lines written to it, each cut to its last
+// maxTailLine bytes, so it holds at most about n*maxTailLine bytes whatever
+// the command writes.
 type tail struct {
 	mu    sync.Mutex
 	n     int
 	lines [][]byte
 	part  []byte
+	cut   bool // part lost its beginning
 }
 
 func (t *tail) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	data := append(t.part, p...)
-	for {
+	data := p
+	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
+			t.addPart(data)
 			break
 		}
-		t.lines = append(t.lines, append([]byte(nil), data[:i]...))
+		t.addPart(data[:i])
+		line := t.part
+		if t.cut {
+			line = append([]byte("…"), line...)
+		}
+		t.lines = append(t.lines, line)
 		if len(t.lines) > t.n {
 			t.lines = t.lines[len(t.lines)-t.n:]
 		}
+		t.part, t.cut = nil, false
 		data = data[i+1:]
 	}
-	t.part = append([]byte(nil), data...)
 	return len(p), nil
+}
+
+// addPart appends b to the partial line, keeping its last maxTailLine
+// bytes.
+func (t *tail) addPart(b []byte) {
+	if len(b) >= maxTailLine {
+		t.part = append(t.part[:0], b[len(b)-maxTailLine:]...)
+		t.cut = true
+		return
+	}
+	if over := len(t.part) + len(b) - maxTailLine; over > 0 {
+		t.part = append(t.part[:0], t.part[over:]...)
+		t.cut = true
+	}
+	t.part = append(t.part, b...)
 }
 
 func (t *tail) String() string {
@@ -124,7 +156,11 @@ func (t *tail) String() string {
 	defer t.mu.Unlock()
 	lines := t.lines
 	if len(t.part) > 0 {
-		lines = append(lines, t.part)
+		part := t.part
+		if t.cut {
+			part = append([]byte("…"), part...)
+		}
+		lines = append(lines[:len(lines):len(lines)], part)
 	}
 	if len(lines) > t.n {
 		lines = lines[len(lines)-t.n:]
@@ -198,14 +234,38 @@ func (x Exec) Run(ctx context.Context, c Cmd) (Result, error) {
 		cmd.Stdout = out
 	}
 	cmd.Stderr = out
-	// Kill the whole process group on cancellation so nothing lingers.
+	// The command leads its own process group. On cancellation the whole
+	// group gets SIGTERM, then SIGKILL after KillGrace; once the command
+	// is reaped, whatever is left of the group (a grandchild that ignored
+	// SIGTERM, or one that outlived its parent) gets SIGKILL too, so no
+	// orphan races a resumed run.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
+	exited := make(chan struct{})
+	cmd.Cancel = func() error {
+		pgid := cmd.Process.Pid
+		err := syscall.Kill(-pgid, syscall.SIGTERM)
+		go func() {
+			t := time.NewTimer(KillGrace)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			case <-exited:
+			}
+		}()
+		return err
+	}
+	cmd.WaitDelay = 2 * KillGrace
 
 	logger.Debug("run", "cmd", Quote(argv), "dir", c.Dir, "log", c.Log)
 	start := time.Now()
 	err := cmd.Run()
+	close(exited)
+	if ctx.Err() != nil && cmd.Process != nil {
+		// The group's id stays reserved while any member lives, so this
+		// reaches only what is left of the command's group.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
 	res.Duration = time.Since(start)
 	if cmd.ProcessState != nil {
 		res.ExitCode = cmd.ProcessState.ExitCode()

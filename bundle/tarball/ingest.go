@@ -7,6 +7,28 @@ import (
 	"strings"
 )
 
+// Arg is one argument of the ingest command: a literal value, always
+// quoted for the shell, or a reference to a shell variable the script that
+// runs the command sets. A literal is never interpreted by the shell,
+// whatever it holds ($, backquotes, quotes, spaces).
+type Arg struct {
+	value string
+	isVar bool
+}
+
+// Literal is the argument s, taken as is.
+func Literal(s string) Arg { return Arg{value: s} }
+
+// Var is the value of the shell variable name ("$name", double-quoted).
+func Var(name string) Arg { return Arg{value: name, isVar: true} }
+
+func (a Arg) word() string {
+	if a.isVar {
+		return `"$` + a.value + `"`
+	}
+	return ShellQuote(a.value)
+}
+
 // IngestCommand returns the shell pipe a CVMFS release manager runs on the
 // stratum 0 to publish the tarball under /cvmfs/REPO/SUBDIR:
 //
@@ -19,28 +41,29 @@ import (
 // repository. The tar's single top directory lands inside SUBDIR, and its
 // .cvmfscatalog markers become nested catalogs.
 //
-// Each of tarball, repo and subdir becomes one shell word: a value that is
-// already a shell expression (starting with ", ' or $, e.g. "$REPO") is
-// inserted verbatim, any other value is single-quoted when it holds
-// characters the shell would interpret. A literal subdir loses its leading
-// slashes (--base_dir is relative to the repository root); an empty one means
-// the repository root "/". compression is a Write value ("gzip", "zstd",
-// "none"); "" or an unknown value is inferred from the tarball's suffix.
-func IngestCommand(tarball, repo, subdir string, compression string) string {
-	if !isShellExpr(subdir) {
-		subdir = strings.TrimLeft(subdir, "/")
-		if subdir == "" {
-			subdir = "/"
+// tarball is a literal file name; repo and subdir are literals or shell
+// variables. Every literal becomes one single-quoted shell word when it
+// holds anything but plain characters. A literal subdir loses its leading
+// slashes (--base_dir is relative to the repository root); an empty one
+// means the repository root "/". compression is a Write value ("gzip",
+// "zstd", "none"); "" or an unknown value is inferred from the tarball's
+// suffix.
+func IngestCommand(tarball string, repo, subdir Arg, compression string) string {
+	if !subdir.isVar {
+		subdir.value = strings.TrimLeft(subdir.value, "/")
+		if subdir.value == "" {
+			subdir.value = "/"
 		}
 	}
-	tail := fmt.Sprintf("cvmfs_server ingest --tar_file %%s --base_dir %s %s", shellWord(subdir), shellWord(repo))
+	tail := fmt.Sprintf("cvmfs_server ingest --tar_file %%s --base_dir %s %s", subdir.word(), repo.word())
+	file := ShellQuote(tarball)
 	switch compressionOf(tarball, compression) {
 	case "none":
-		return fmt.Sprintf(tail, shellWord(tarball))
+		return fmt.Sprintf(tail, file)
 	case "zstd":
-		return "zstd -dc " + shellWord(tarball) + " | " + fmt.Sprintf(tail, "-")
+		return "zstd -dc " + file + " | " + fmt.Sprintf(tail, "-")
 	default:
-		return "gzip -dc " + shellWord(tarball) + " | " + fmt.Sprintf(tail, "-")
+		return "gzip -dc " + file + " | " + fmt.Sprintf(tail, "-")
 	}
 }
 
@@ -59,15 +82,10 @@ func compressionOf(name, compression string) string {
 	return "gzip"
 }
 
-func isShellExpr(s string) bool {
-	return s != "" && (s[0] == '"' || s[0] == '\'' || s[0] == '$')
-}
-
-// shellWord renders s as one shell word (see IngestCommand).
-func shellWord(s string) string {
-	if isShellExpr(s) {
-		return s
-	}
+// ShellQuote renders s as one shell word the shell takes literally: s
+// itself when it holds only characters no shell interprets, else s in
+// single quotes (a quote inside is closed, escaped and reopened).
+func ShellQuote(s string) string {
 	if s == "" {
 		return "''"
 	}

@@ -9,28 +9,34 @@ import (
 )
 
 func TestIngestCommand(t *testing.T) {
+	L := Literal
 	cases := []struct {
-		tarball, repo, subdir, comp string
-		want                        string
+		tarball      string
+		repo, subdir Arg
+		comp         string
+		want         string
 	}{
-		{"demo-1.0.tar.gz", "sw.example.org", "demo/1.0", "gzip",
+		{"demo-1.0.tar.gz", L("sw.example.org"), L("demo/1.0"), "gzip",
 			"gzip -dc demo-1.0.tar.gz | cvmfs_server ingest --tar_file - --base_dir demo/1.0 sw.example.org"},
-		{"demo-1.0.tar.zst", "sw.example.org", "/demo/1.0", "zstd",
+		{"demo-1.0.tar.zst", L("sw.example.org"), L("/demo/1.0"), "zstd",
 			"zstd -dc demo-1.0.tar.zst | cvmfs_server ingest --tar_file - --base_dir demo/1.0 sw.example.org"},
-		{"demo-1.0.tar", "sw.example.org", "demo", "none",
+		{"demo-1.0.tar", L("sw.example.org"), L("demo"), "none",
 			"cvmfs_server ingest --tar_file demo-1.0.tar --base_dir demo sw.example.org"},
-		{"demo.tar.gz", "sw.example.org", "", "",
+		{"demo.tar.gz", L("sw.example.org"), L(""), "",
 			"gzip -dc demo.tar.gz | cvmfs_server ingest --tar_file - --base_dir / sw.example.org"},
-		{"demo.tar.zst", "r", "s", "", "zstd -dc demo.tar.zst | cvmfs_server ingest --tar_file - --base_dir s r"},
-		{"demo.tar", "r", "s", "bogus", "cvmfs_server ingest --tar_file demo.tar --base_dir s r"},
-		{"my bundle's.tar.gz", "r", "a b", "gzip",
+		{"demo.tar.zst", L("r"), L("s"), "", "zstd -dc demo.tar.zst | cvmfs_server ingest --tar_file - --base_dir s r"},
+		{"demo.tar", L("r"), L("s"), "bogus", "cvmfs_server ingest --tar_file demo.tar --base_dir s r"},
+		{"my bundle's.tar.gz", L("r"), L("a b"), "gzip",
 			`gzip -dc 'my bundle'\''s.tar.gz' | cvmfs_server ingest --tar_file - --base_dir 'a b' r`},
-		{"demo.tar.gz", `"$REPO"`, `"${2:-demo/1.0}"`, "gzip",
-			`gzip -dc demo.tar.gz | cvmfs_server ingest --tar_file - --base_dir "${2:-demo/1.0}" "$REPO"`},
+		{"demo.tar.gz", Var("REPO"), Var("BASE_DIR"), "gzip",
+			`gzip -dc demo.tar.gz | cvmfs_server ingest --tar_file - --base_dir "$BASE_DIR" "$REPO"`},
+		// Values that look like shell expressions are literals all the same.
+		{"$(id)-1.tar.gz", L(`"$REPO"`), L("d/1$(touch${IFS}x)`id`"), "gzip",
+			`gzip -dc '$(id)-1.tar.gz' | cvmfs_server ingest --tar_file - --base_dir 'd/1$(touch${IFS}x)` + "`id`" + `' '"$REPO"'`},
 	}
 	for _, c := range cases {
 		if got := IngestCommand(c.tarball, c.repo, c.subdir, c.comp); got != c.want {
-			t.Errorf("IngestCommand(%q, %q, %q, %q)\n got %s\nwant %s", c.tarball, c.repo, c.subdir, c.comp, got, c.want)
+			t.Errorf("IngestCommand(%q, %v, %v, %q)\n got %s\nwant %s", c.tarball, c.repo, c.subdir, c.comp, got, c.want)
 		}
 	}
 }
@@ -58,7 +64,7 @@ func TestIngestCommandRuns(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(bin, "cvmfs_server"), []byte(fake), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(sh, "-c", IngestCommand(filepath.Base(res.Path), "repo.org", "sw/1.0", c))
+			cmd := exec.Command(sh, "-c", IngestCommand(filepath.Base(res.Path), Literal("repo.org"), Literal("sw/1.0"), c))
 			cmd.Dir = dir
 			cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
 			if out, err := cmd.CombinedOutput(); err != nil {

@@ -44,6 +44,12 @@ type Options struct {
 	// hold (default DefaultCatalogMin). See PlanCatalogs.
 	CatalogMax int
 	CatalogMin int
+	// Sidecars are other files that describe the tarball (its manifest,
+	// its ingest script). Like Out+".sha256" they are removed before the
+	// new tarball is renamed into place, so that no sidecar of a previous
+	// tarball ever sits beside the new one; the caller writes them again
+	// after Write returns.
+	Sidecars []string
 	// Logger receives warnings (files over 1 GiB, catalogs out of bounds)
 	// and progress; nil means slog.Default().
 	Logger *slog.Logger
@@ -168,10 +174,17 @@ func Write(ctx context.Context, opts Options) (res *Result, err error) {
 	}
 	res.SHA256 = hex.EncodeToString(sum.h.Sum(nil))
 	res.Size = sum.n
-	// A stale checksum must never sit beside the new tarball: remove it
-	// before the rename, write the new one after.
-	if err := os.Remove(o.Out + ".sha256"); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("tarball %s: remove stale checksum: %w", o.Out, err)
+	// A stale checksum or sidecar must never sit beside the new tarball:
+	// remove them before the rename, write the new ones after.
+	for _, stale := range append([]string{o.Out + ".sha256"}, o.Sidecars...) {
+		if err := os.Remove(stale); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("tarball %s: remove stale %s: %w", o.Out, stale, err)
+		}
+	}
+	if len(o.Sidecars) > 0 {
+		if err := syncDir(dir); err != nil {
+			return nil, fmt.Errorf("tarball %s: fsync directory: %w", o.Out, err)
+		}
 	}
 	if err := os.Rename(tmp.Name(), o.Out); err != nil {
 		return nil, fmt.Errorf("tarball %s: rename into place: %w", o.Out, err)

@@ -454,3 +454,39 @@ func TestResultJSON(t *testing.T) {
 		t.Errorf("checksum file %q (%v)", sumFile, err)
 	}
 }
+
+// Sidecars of a previous tarball are gone once the new tarball is in
+// place, and kept when the write fails (the previous tarball stays too).
+func TestStaleSidecarsRemoved(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "demo.tar.gz")
+	sidecars := []string{out + ".manifest.json", out + ".ingest.sh"}
+	for _, p := range append([]string{out, out + ".sha256"}, sidecars...) {
+		if err := os.WriteFile(p, []byte("previous"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := filepath.Join(t.TempDir(), "root")
+	makeTree(t, root, smallTree())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Write(ctx, Options{Root: root, TopDir: "x", Out: out, Mtime: clampTime, Sidecars: sidecars, Logger: quietLogger()}); err == nil {
+		t.Fatal("cancelled Write succeeded")
+	}
+	for _, p := range append([]string{out, out + ".sha256"}, sidecars...) {
+		if b, _ := os.ReadFile(p); string(b) != "previous" {
+			t.Errorf("%s changed by a failed Write: %q", p, b)
+		}
+	}
+
+	res, _ := writeOpts(t, Options{Root: root, Out: out, Sidecars: sidecars})
+	for _, p := range sidecars {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("stale sidecar %s still beside the new tarball (%v)", p, err)
+		}
+	}
+	if b, _ := os.ReadFile(out + ".sha256"); !strings.HasPrefix(string(b), res.SHA256) {
+		t.Errorf("checksum file %q", b)
+	}
+}
