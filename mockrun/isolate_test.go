@@ -194,3 +194,58 @@ func TestLayerFix(t *testing.T) {
 		})
 	}
 }
+
+// TestLayerFixHostile gives layerFix layers a hostile package could make:
+// its own symlinks where the rootfs merges a directory. Each must be a
+// clean error, and nothing may appear outside the layer ("@HOST@" is a
+// directory beside it standing for the host, "@HOSTREL@" its path without
+// the leading slash).
+func TestLayerFixHostile(t *testing.T) {
+	tests := []struct {
+		name  string
+		layer []string
+		err   string
+	}{
+		{"absolute symlinked directory", []string{"usr/sbin -> @HOST@", "sbin/x"}, "ships /usr/sbin as a symlink to /"},
+		{"relative escaping symlink", []string{"usr/sbin -> ../../../../../../../../../@HOSTREL@", "sbin/x"}, "refusing to merge through it"},
+		{"relative symlink inside the layer", []string{"usr/sbin -> ../opt/other", "opt/other/", "sbin/x"}, "refusing to merge through it"},
+		{"parent is a symlink", []string{"usr -> @HOST@", "sbin/x"}, "ships /usr as a symlink"},
+		{"dot-dot symlink", []string{"usr -> ..", "lib64/libx.so"}, "ships /usr as a symlink to .."},
+		{"self loop", []string{"usr/sbin -> sbin", "sbin/x"}, "refusing to merge through it"},
+		{"loop pair", []string{"usr/sbin -> ../usr/bin2", "usr/bin2 -> sbin", "sbin/x"}, "refusing to merge through it"},
+		{"file instead of a directory", []string{"usr", "bin/tool"}, "ships /usr as a regular file"},
+		{"symlink below the merge point", []string{"usr/sbin/tools -> @HOST@", "sbin/tools/x"}, "two BuildRequires packages conflict"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := t.TempDir()
+			rootfs, layer, host := filepath.Join(base, "rootfs"), filepath.Join(base, "layer"), filepath.Join(base, "host")
+			for _, d := range []string{rootfs, layer, host} {
+				if err := os.Mkdir(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			makeTree(t, rootfs, debianRootfs...)
+			var entries []string
+			for _, e := range tt.layer {
+				e = strings.ReplaceAll(e, "@HOSTREL@", strings.TrimPrefix(host, "/"))
+				entries = append(entries, strings.ReplaceAll(e, "@HOST@", host))
+			}
+			makeTree(t, layer, entries...)
+			before := listTree(t, rootfs)
+			err := layerFix(layer, rootfs)
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Fatalf("got %v, want an error with %q", err, tt.err)
+			}
+			if got := listTree(t, host); len(got) != 0 {
+				t.Errorf("the merge wrote outside the layer: %v", got)
+			}
+			if after := listTree(t, rootfs); strings.Join(after, "\n") != strings.Join(before, "\n") {
+				t.Errorf("the rootfs changed")
+			}
+			if ents, _ := os.ReadDir(base); len(ents) != 3 {
+				t.Errorf("the merge wrote beside the layer: %d entries in its parent", len(ents))
+			}
+		})
+	}
+}

@@ -247,8 +247,9 @@ func TestSandboxBuildRequiresLayer(t *testing.T) {
 func TestSandboxIsolation(t *testing.T) {
 	b := newTestSandbox(t)
 	t.Setenv("BUNDLE_LEAK_CHECK", "1")
-	if _, err := os.Stat("/tmp/bundle-probe"); err == nil {
-		t.Skip("/tmp/bundle-probe exists on the host; remove it")
+	// A leftover probe is exactly what a leak leaves: fail, never skip.
+	if _, err := os.Lstat("/tmp/bundle-probe"); err == nil {
+		t.Fatal("/tmp/bundle-probe exists on the host before the build: an earlier build leaked it out of the sandbox (remove it after finding which)")
 	}
 	job := newJob(t, "sandbox-probe", specSRPM(t, b, "probe"))
 	job.Jobs = 3

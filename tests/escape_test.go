@@ -1,0 +1,93 @@
+package tests
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Hostile packages: nothing a package's spec or payload says may run or
+// write on the host. Each test would fail on a bundle that runs rpmspec on
+// the host or merges layers through a package's symlinks.
+
+// hostileRecipe writes a recipe of spec: packages (name → spec text; the
+// specs need no sources) in dir and returns its path.
+func hostileRecipe(t *testing.T, dir string, specs [][2]string) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("name: hostile\nversion: \"1\"\nplatform: debian12-x86_64\ndefaults:\n  jobs: 1\npackages:\n")
+	for _, s := range specs {
+		p := filepath.Join(dir, s[0]+".spec")
+		if err := os.WriteFile(p, []byte(s[1]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "  - name: %s\n    spec: %s\n", s[0], p)
+	}
+	b.WriteString("output:\n  dir: out\n")
+	path := filepath.Join(dir, "recipe.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// hostileSpec is a minimal noarch spec with extra preamble lines, build
+// requirements and an %install/%files body.
+func hostileSpec(name, preamble, install, files string) string {
+	return fmt.Sprintf(`%s
+Name: %s
+Version: 1.0
+Release: 1
+Summary: hostile test package
+License: MIT
+BuildArch: noarch
+
+%%description
+A package of the hostile-input tests.
+
+%%prep
+%%build
+%%install
+%s
+
+%%files
+%s
+`, preamble, name, install, files)
+}
+
+// TestHostileLayerSymlink: a package ships /usr/sbin as a symlink to a host
+// directory plus a file under /sbin; a later package BuildRequires it. The
+// sandbox's rootfs has sbin -> usr/sbin, so merging the layer naively
+// would move /sbin/x through the package's symlink onto the host. The
+// build must fail with a clear error and the host directory stay empty.
+func TestHostileLayerSymlink(t *testing.T) {
+	needSandbox(t)
+	dir := t.TempDir()
+	host := filepath.Join(dir, "host-dir")
+	if err := os.Mkdir(host, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	recipe := hostileRecipe(t, dir, [][2]string{
+		{"evil-sbin", hostileSpec("evil-sbin", "",
+			fmt.Sprintf("mkdir -p %%{buildroot}/usr %%{buildroot}/sbin\nln -s %s %%{buildroot}/usr/sbin\necho x > %%{buildroot}/sbin/x", host),
+			"/usr/sbin\n/sbin/x")},
+		{"plain", hostileSpec("plain", "", "mkdir -p %{buildroot}/usr/share/plain\necho y > %{buildroot}/usr/share/plain/y", "/usr/share/plain")},
+		{"victim", hostileSpec("victim", "BuildRequires: evil-sbin\nBuildRequires: plain", "mkdir -p %{buildroot}/usr/share/victim\necho z > %{buildroot}/usr/share/victim/z", "/usr/share/victim")},
+	})
+	r := runBundle(t, []string{"BUNDLE_CACHE=" + buildCache(t)}, "build", "--workdir", filepath.Join(dir, "work"), "--no-assemble", recipe)
+	ents, err := os.ReadDir(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 0 {
+		t.Fatalf("a package's payload landed on the host: %s holds %s", host, ents[0].Name())
+	}
+	if r.code == 0 {
+		t.Fatalf("the build of victim succeeded; want a clear error about evil-sbin's /usr/sbin symlink\n%s", r.stderr)
+	}
+	if !strings.Contains(r.stderr, "ships /usr/sbin as a symlink to "+host) || !strings.Contains(r.stderr, "victim") {
+		t.Errorf("the error does not name the package's symlink and the job:\n%s", r.stderr)
+	}
+}
