@@ -15,6 +15,8 @@ import (
 
 	"github.com/bundle-dev/bundle/bundle/closure"
 	"github.com/bundle-dev/bundle/bundle/extract"
+	"github.com/bundle-dev/bundle/bundle/rpm"
+	"github.com/bundle-dev/bundle/bundle/sbom"
 	"github.com/bundle-dev/bundle/bundle/tarball"
 	"github.com/bundle-dev/bundle/links"
 	"github.com/bundle-dev/bundle/platforms"
@@ -60,8 +62,8 @@ type Hook struct {
 	Run  func(ctx context.Context, root string, m *Manifest) error
 }
 
-// Assemble runs closure → extract → links → hooks → tarball and writes the
-// sidecars. It returns the manifest it wrote.
+// Assemble runs closure → extract → links → hooks → SBOM → tarball and
+// writes the sidecars. It returns the manifest it wrote.
 func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
@@ -82,8 +84,10 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 	}
 
 	var res *closure.Result
+	var pkgs []*rpm.Package
 	if err := stage("closure", func() error {
-		pkgs, err := closure.LoadRepo(ctx, o.Repo)
+		var err error
+		pkgs, err = closure.LoadRepo(ctx, o.Repo)
 		if err != nil {
 			return err
 		}
@@ -161,6 +165,28 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 		}
 	}
 
+	python, reloc := m.Python, m.Relocation
+	m = newManifest(o, mtime, res, xrep, lrep)
+	m.Python, m.Relocation = python, reloc
+	var bom []byte
+	if err := stage("sbom", func() error {
+		var err error
+		if m.SourcePackages, m.BuildPackages, err = sourcePackages(ctx, pkgs, res); err != nil {
+			return err
+		}
+		if bom, err = sbom.Generate(sbomInput(m, mtime)); err != nil {
+			return err
+		}
+		// The same document goes inside the tarball and beside it.
+		dir := filepath.Join(staging, SBOMDir)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		return writeFileAtomic(filepath.Join(dir, SBOMFile), bom, 0o644)
+	}); err != nil {
+		return nil, err
+	}
+
 	out := o.tarballPath()
 	var tres *tarball.Result
 	if err := stage("tarball", func() error {
@@ -171,18 +197,19 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 		tres, err = tarball.Write(ctx, tarball.Options{
 			Root: staging, TopDir: o.TopDir, Out: out, Compression: o.Compress, Mtime: mtime,
 			CatalogMax: o.CatalogMax, CatalogMin: o.CatalogMin, Logger: log,
-			Sidecars: []string{out + ".manifest.json", out + ".ingest.sh"},
+			Sidecars: []string{out + ".manifest.json", out + ".ingest.sh", out + ".spdx.json"},
 		})
 		return err
 	}); err != nil {
 		return nil, err
 	}
 
-	python, reloc := m.Python, m.Relocation
-	m = newManifest(o, mtime, res, xrep, lrep, tres)
-	m.Python, m.Relocation = python, reloc
+	m.setTarball(tres)
 	m.Stages = timings
 	if err := m.write(out + ".manifest.json"); err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(out+".spdx.json", bom, 0o644); err != nil {
 		return nil, err
 	}
 	if err := writeIngestScript(out+".ingest.sh", m.Ingest, o.Name+"/"+o.Version); err != nil {

@@ -11,32 +11,40 @@ import (
 	"github.com/bundle-dev/bundle/bundle/closure"
 	"github.com/bundle-dev/bundle/bundle/extract"
 	"github.com/bundle-dev/bundle/bundle/relocate"
+	"github.com/bundle-dev/bundle/bundle/rpm"
 	"github.com/bundle-dev/bundle/bundle/tarball"
 	"github.com/bundle-dev/bundle/links"
 )
 
 // ManifestVersion is bumped when the manifest's shape changes.
-const ManifestVersion = 1
+const ManifestVersion = 2
 
 // Manifest is NAME.manifest.json: what is in the tarball and why. It holds
-// no wall-clock time, so the same inputs give the same manifest.
+// no wall-clock time and no path of the machine that made it, so the same
+// inputs give the same manifest anywhere.
 type Manifest struct {
-	ManifestVersion int              `json:"manifest_version"`
-	Name            string           `json:"name"`
-	Version         string           `json:"version"`
-	Platform        string           `json:"platform"`
-	Arch            string           `json:"arch"`
-	TopDir          string           `json:"top_dir"`
-	Mtime           int64            `json:"mtime"`
-	Tarball         TarballInfo      `json:"tarball"`
-	Counts          Counts           `json:"counts"`
-	Catalogs        []string         `json:"catalogs"`
-	Packages        []PackageInfo    `json:"packages"`
-	Python          []PipPin         `json:"python_packages,omitempty"`
-	Extraction      *extract.Report  `json:"extraction,omitempty"`
-	Links           *links.Report    `json:"links,omitempty"`
-	Relocation      *relocate.Report `json:"relocation,omitempty"`
-	Ingest          string           `json:"ingest"`
+	ManifestVersion int           `json:"manifest_version"`
+	Name            string        `json:"name"`
+	Version         string        `json:"version"`
+	Platform        string        `json:"platform"`
+	Arch            string        `json:"arch"`
+	Builder         string        `json:"builder,omitempty"`
+	TopDir          string        `json:"top_dir"`
+	Mtime           int64         `json:"mtime"`
+	Tarball         TarballInfo   `json:"tarball"`
+	Counts          Counts        `json:"counts"`
+	Catalogs        []string      `json:"catalogs"`
+	Packages        []PackageInfo `json:"packages"`
+	Python          []PipPin      `json:"python_packages,omitempty"`
+	// SourcePackages are the SRPMs the packages were built from, with
+	// what they hold; BuildPackages the local-repository packages their
+	// BuildRequires used that the bundle does not ship.
+	SourcePackages []SourcePackage  `json:"source_packages,omitempty"`
+	BuildPackages  []PackageInfo    `json:"build_packages,omitempty"`
+	Extraction     *extract.Report  `json:"extraction,omitempty"`
+	Links          *links.Report    `json:"links,omitempty"`
+	Relocation     *relocate.Report `json:"relocation,omitempty"`
+	Ingest         string           `json:"ingest"`
 	// Stages are the stage durations of the run that made it. They are
 	// not written: the manifest must be the same for the same inputs.
 	Stages []StageTiming `json:"-"`
@@ -82,10 +90,13 @@ type Reason struct {
 	Requires string `json:"requires"`
 }
 
-// PipPin is one Python distribution installed by pip.
+// PipPin is one Python distribution installed by pip, with the lock's
+// sha256 digests ("sha256:HEX") or its pinned URL.
 type PipPin struct {
-	Name    string `json:"name"`
-	Version string `json:"version"`
+	Name    string   `json:"name"`
+	Version string   `json:"version"`
+	Hashes  []string `json:"hashes,omitempty"`
+	URL     string   `json:"url,omitempty"`
 }
 
 // StageTiming is how long one stage took.
@@ -94,41 +105,65 @@ type StageTiming struct {
 	Seconds float64 `json:"seconds"`
 }
 
-func newManifest(o AssembleOptions, mtime time.Time, res *closure.Result, x *extract.Report, l *links.Report, t *tarball.Result) *Manifest {
+// newManifest is the manifest of what was selected and extracted; the
+// tarball's part comes with setTarball. Host paths never enter it: the
+// extraction report's RPM paths become file names.
+func newManifest(o AssembleOptions, mtime time.Time, res *closure.Result, x *extract.Report, l *links.Report) *Manifest {
 	m := &Manifest{
 		ManifestVersion: ManifestVersion,
 		Name:            o.Name,
 		Version:         o.Version,
 		Platform:        o.Platform.Name,
 		Arch:            o.Platform.Arch,
+		Builder:         o.Platform.Builder.Kind,
 		TopDir:          o.TopDir,
 		Mtime:           mtime.Unix(),
-		Tarball: TarballInfo{
-			File: filepath.Base(t.Path), SHA256: t.SHA256, Size: t.Size, Compression: t.Compression,
-		},
-		Counts: Counts{
-			Entries: int64(t.Entries), Files: int64(t.Files), Dirs: int64(t.Dirs), Symlinks: int64(t.Symlinks),
-			Catalogs: len(t.Catalogs), TotalSize: t.Bytes,
-		},
-		Catalogs:   t.Catalogs,
-		Extraction: x,
-		Links:      l,
+		Extraction:      hostFree(x),
+		Links:           l,
 	}
 	for _, s := range res.Packages {
-		p := s.Package
-		pi := PackageInfo{
-			NEVRA: p.NEVRA(), Name: p.Name, Epoch: p.EVR.Epoch, Version: p.EVR.Version, Release: p.EVR.Release,
-			Arch: p.Arch, RPM: filepath.Base(p.Path), SHA256: p.SHA256, License: p.License, SourceRPM: p.SourceRPM,
-			Requested: s.Requested,
-		}
+		pi := packageInfo(s.Package)
+		pi.Requested = s.Requested
 		for _, r := range s.Reasons {
 			pi.Why = append(pi.Why, Reason{By: r.By, Requires: r.Requires})
 		}
 		m.Packages = append(m.Packages, pi)
 	}
 	sort.Slice(m.Packages, func(i, j int) bool { return m.Packages[i].NEVRA < m.Packages[j].NEVRA })
-	m.Ingest = tarball.IngestCommand(m.Tarball.File, tarball.Var("REPO"), tarball.Var("BASE_DIR"), t.Compression)
 	return m
+}
+
+func packageInfo(p *rpm.Package) PackageInfo {
+	return PackageInfo{
+		NEVRA: p.NEVRA(), Name: p.Name, Epoch: p.EVR.Epoch, Version: p.EVR.Version, Release: p.EVR.Release,
+		Arch: p.Arch, RPM: filepath.Base(p.Path), SHA256: p.SHA256, License: p.License, SourceRPM: p.SourceRPM,
+	}
+}
+
+// setTarball records the written tarball and the command that ingests it.
+func (m *Manifest) setTarball(t *tarball.Result) {
+	m.Tarball = TarballInfo{File: filepath.Base(t.Path), SHA256: t.SHA256, Size: t.Size, Compression: t.Compression}
+	m.Counts = Counts{
+		Entries: int64(t.Entries), Files: int64(t.Files), Dirs: int64(t.Dirs), Symlinks: int64(t.Symlinks),
+		Catalogs: len(t.Catalogs), TotalSize: t.Bytes,
+	}
+	m.Catalogs = t.Catalogs
+	m.Ingest = tarball.IngestCommand(m.Tarball.File, tarball.Var("REPO"), tarball.Var("BASE_DIR"), t.Compression)
+}
+
+// hostFree is a copy of the extraction report naming each RPM by its file
+// name, not by its path on the machine that built the bundle.
+func hostFree(x *extract.Report) *extract.Report {
+	if x == nil {
+		return nil
+	}
+	c := *x
+	c.Packages = make([]extract.PackageReport, len(x.Packages))
+	for i, p := range x.Packages {
+		p.Path = filepath.Base(p.Path)
+		c.Packages[i] = p
+	}
+	return &c
 }
 
 func (m *Manifest) write(path string) error {

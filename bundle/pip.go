@@ -93,7 +93,11 @@ func pipStage(r *recipes.Recipe, cacheDir, logDir string, log *slog.Logger) Hook
 			nevras = append(nevras, p.NEVRA)
 		}
 		for _, p := range frozen {
-			m.Python = append(m.Python, PipPin{Name: p.Name, Version: p.Version})
+			pin := PipPin{Name: p.Name, Version: p.Version}
+			if l, ok := lock.Pin(p.Name); ok {
+				pin.Hashes, pin.URL = l.Hashes, l.URL
+			}
+			m.Python = append(m.Python, pin)
 		}
 		return pipfreeze.WriteVersions(filepath.Join(root, "versions.txt"), nevras, frozen)
 	}}

@@ -257,6 +257,10 @@ func convertHeader(h *rpmutils.RpmHeader, leadSource bool) (p *Package, info *he
 	// rpm's own test: a header without SOURCERPM is a source package. The
 	// lead's type says the same for packages built by rpm.
 	p.IsSource = leadSource || !h.HasTag(rpmutils.SOURCERPM)
+	if p.IsSource {
+		p.SourceTags = t.strings(rpmutils.SOURCE)
+		p.PatchTags = t.strings(rpmutils.PATCH)
+	}
 	if p.PayloadFormat == "" {
 		p.PayloadFormat = "cpio"
 	}

@@ -43,6 +43,7 @@ const (
 	FileDoc       FileFlags = 1 << 1
 	FileMissingOK FileFlags = 1 << 3
 	FileNoReplace FileFlags = 1 << 4
+	FileSpec      FileFlags = 1 << 5 // the spec file of a source package
 	FileGhost     FileFlags = 1 << 6
 	FileLicense   FileFlags = 1 << 7
 	FileReadme    FileFlags = 1 << 8
@@ -100,6 +101,10 @@ type Package struct {
 	Summary           string
 	URL               string
 	BuildTime         int64
+	// SourceTags and PatchTags are a source package's Source and Patch
+	// values as its spec wrote them: a URL or a bare file name.
+	SourceTags []string
+	PatchTags  []string
 
 	// Location of the package file: its path on disk (or relative
 	// location inside a repo) and its own sha256 and size.
