@@ -36,6 +36,7 @@ type Running struct {
 	Name  string
 	Since time.Time
 	CPUs  int
+	JobID string // the batch job, if any
 }
 
 // Event is one progress report. Every event carries the counts, the
@@ -59,7 +60,10 @@ type Event struct {
 	// Cause names the failed dependencies of a Skipped node.
 	Cause []string
 	// Resumed: finished in an earlier run under the same input key.
-	Resumed     bool
+	Resumed bool
+	// JobID and JobState: the node's batch job and its batch state.
+	JobID       string
+	JobState    string
 	Counts      Counts
 	Running     []Running
 	CPUsInUse   int
@@ -92,7 +96,7 @@ func (r *runState) emit(e Event) {
 	}
 	for k, j := range r.running {
 		if r.res[k].State == Building {
-			e.Running = append(e.Running, Running{Name: r.nodes[k].Name, Since: r.res[k].Started, CPUs: j.cpus})
+			e.Running = append(e.Running, Running{Name: r.nodes[k].Name, Since: r.res[k].Started, CPUs: j.cpus, JobID: r.res[k].JobID})
 		}
 	}
 	slices.SortFunc(e.Running, func(a, b Running) int {
@@ -148,6 +152,9 @@ func nodeLine(e Event) string {
 		if e.Err != "" {
 			b.WriteString(": " + firstLine(e.Err))
 		}
+	}
+	if e.JobID != "" {
+		fmt.Fprintf(&b, " [job %s %s]", e.JobID, e.JobState)
 	}
 	return b.String()
 }
@@ -272,7 +279,11 @@ func (v *ttyView) status(e Event) []string {
 			lines = append(lines, fmt.Sprintf("  … and %d more", len(e.Running)-i))
 			break
 		}
-		lines = append(lines, fmt.Sprintf("  %-30s %3d cpus  %s", r.Name, r.CPUs, fmtDur(e.Time.Sub(r.Since))))
+		line := fmt.Sprintf("  %-30s %3d cpus  %s", r.Name, r.CPUs, fmtDur(e.Time.Sub(r.Since)))
+		if r.JobID != "" {
+			line += "  job " + r.JobID
+		}
+		lines = append(lines, line)
 	}
 	return lines
 }

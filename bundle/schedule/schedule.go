@@ -59,16 +59,24 @@ type Options struct {
 	// Tick is the interval of EventTick events while jobs run (live
 	// views refresh their clocks on them); 0 means one second.
 	Tick time.Duration
+
+	// Batch, when set, runs the builds as jobs of a batch system (Slurm)
+	// instead of Exec: see RunBatch and BatchOptions. Workers and CPUs
+	// are then the batch system's business.
+	Batch *BatchOptions
 }
 
 // Run executes the plan and reports every node's outcome. The error is
 // nil only when every node ended Done or Cached; the Summary is complete
 // in every case (also on cancellation, after running jobs returned).
 func Run(ctx context.Context, p *plan.Plan, opts Options) (*Summary, error) {
-	if p == nil || opts.Exec == nil {
-		return nil, errors.New("schedule: Run needs a plan and Options.Exec")
+	if p == nil || (opts.Exec == nil && opts.Batch == nil) {
+		return nil, errors.New("schedule: Run needs a plan and Options.Exec or Options.Batch")
 	}
 	r := newRun(ctx, p, opts)
+	if opts.Batch != nil {
+		return r.runBatch()
+	}
 	return r.run()
 }
 
@@ -193,6 +201,12 @@ func (r *runState) run() (*Summary, error) {
 			r.emit(Event{Kind: EventTick})
 		}
 	}
+	return r.finish()
+}
+
+// finish says why waiting nodes did not start, flushes the state file,
+// and sums the run up.
+func (r *runState) finish() (*Summary, error) {
 	if r.stopping == "" && r.ctx.Err() != nil {
 		r.stopping = "interrupted: " + context.Cause(r.ctx).Error()
 	}

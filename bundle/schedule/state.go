@@ -42,6 +42,15 @@ type Entry struct {
 	Log      string        `json:"log,omitempty"`
 	// Cause names the failed dependencies of a Skipped node.
 	Cause []string `json:"cause,omitempty"`
+	// JobID is the node's batch job (Slurm) while it is queued, runs, or
+	// once it finished; JobState is the batch system's own state of it
+	// (PENDING, RUNNING, COMPLETED, ...) when last seen.
+	JobID    string `json:"job_id,omitempty"`
+	JobState string `json:"job_state,omitempty"`
+	// Submitted is the fingerprint of what the job builds (see
+	// Options.Fingerprint): a later run re-attaches to the job only when
+	// it still builds the same.
+	Submitted string `json:"submitted,omitempty"`
 }
 
 // StateFile is the name of the state file in the work directory.

@@ -26,6 +26,10 @@ type NodeResult struct {
 	Cause []string `json:"cause,omitempty"`
 	// Resumed: finished in an earlier run under the same input key.
 	Resumed bool `json:"resumed,omitempty"`
+	// JobID is the batch (Slurm) job that built the node, JobState its
+	// batch state when last seen.
+	JobID    string `json:"job_id,omitempty"`
+	JobState string `json:"job_state,omitempty"`
 }
 
 // Summary reports a run.

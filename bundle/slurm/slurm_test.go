@@ -1,0 +1,165 @@
+package slurm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/bundle-dev/bundle/bundle/runner"
+	"github.com/bundle-dev/bundle/bundle/schedule"
+)
+
+func TestSubmitArgs(t *testing.T) {
+	tests := []struct {
+		name string
+		job  Job
+		want []string
+	}{
+		{"minimal", Job{Name: "bundle:r:zlib", Command: []string{"/bin/bundle", "build-job", "/w/jobs/zlib.json"}},
+			[]string{"--parsable", "--job-name=bundle:r:zlib", "--wrap=exec /bin/bundle build-job /w/jobs/zlib.json"}},
+		{"full", Job{Name: "bundle:r:libxml2", CPUs: 4, Memory: 3<<30 + 1, After: []string{"12", "13"},
+			Output: "/w/logs/libxml2/job.log", Dir: "/w", Partition: "build", Account: "lhcb", QOS: "normal",
+			Time: "2:00:00", Comment: "/w", Hold: true, Extra: []string{"--exclusive"},
+			Command: []string{"/opt/my bundle", "build-job", "x"}},
+			[]string{"--parsable", "--job-name=bundle:r:libxml2", "--cpus-per-task=4", "--mem=3073M",
+				"--dependency=afterok:12:13", "--kill-on-invalid-dep=yes",
+				"--output=/w/logs/libxml2/job.log", "--open-mode=append", "--chdir=/w",
+				"--partition=build", "--account=lhcb", "--qos=normal", "--time=2:00:00", "--comment=/w",
+				"--hold", "--exclusive", "--wrap=exec '/opt/my bundle' build-job x"}},
+	}
+	for _, tt := range tests {
+		if got := SubmitArgs(tt.job); !slices.Equal(got, tt.want) {
+			t.Errorf("%s:\n got %q\nwant %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestParseSubmit(t *testing.T) {
+	for in, want := range map[string]string{"42\n": "42", "42;cluster\n": "42", "sbatch: warning: x\n17\n": "17"} {
+		if got, err := ParseSubmit(in); err != nil || got != want {
+			t.Errorf("ParseSubmit(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "Submitted batch job 42", "4a2", "-1"} {
+		if _, err := ParseSubmit(bad); err == nil {
+			t.Errorf("ParseSubmit(%q): no error", bad)
+		}
+	}
+}
+
+func TestParseSqueueAndSacct(t *testing.T) {
+	m, err := ParseSqueue("1|COMPLETED|None\n2|FAILED|NonZeroExitCode\n3|CANCELLED|DependencyNeverSatisfied\n")
+	if err != nil || len(m) != 3 || m["3"].Reason != DependencyNeverSatisfied || m["2"].State != "FAILED" {
+		t.Fatalf("ParseSqueue: %v %v", m, err)
+	}
+	if _, err := ParseSqueue("1|RUNNING\n"); err == nil {
+		t.Error("ParseSqueue accepted a short line")
+	}
+	a, err := ParseSacct("5|CANCELLED by 0\n6|OUT_OF_MEMORY\n")
+	if err != nil || a["5"].State != "CANCELLED" || a["6"].State != "OUT_OF_MEMORY" {
+		t.Fatalf("ParseSacct: %v %v", a, err)
+	}
+	if _, err := ParseSacct("x|RUNNING\n"); err == nil {
+		t.Error("ParseSacct accepted a bad id")
+	}
+	n, err := ParseSinfo("vm|vm\nvm|vm\nn2|n2.site\n")
+	if err != nil || !slices.Equal(n, []Node{{"vm", "vm"}, {"n2", "n2.site"}}) {
+		t.Fatalf("ParseSinfo: %v %v", n, err)
+	}
+}
+
+func TestMap(t *testing.T) {
+	tests := []struct {
+		st, reason string
+		want       schedule.JobState
+		final      bool
+	}{
+		{"PENDING", "Dependency", schedule.Waiting, false},
+		{"PENDING", DependencyNeverSatisfied, schedule.Skipped, true},
+		{"RUNNING", "None", schedule.Building, false},
+		{"COMPLETING", "", schedule.Building, false},
+		{"COMPLETED", "None", schedule.Done, true},
+		{"FAILED", "NonZeroExitCode", schedule.Failed, true},
+		{"TIMEOUT", "TimeLimit", schedule.Failed, true},
+		{"OUT_OF_MEMORY", "OutOfMemory", schedule.Failed, true},
+		{"CANCELLED", DependencyNeverSatisfied, schedule.Skipped, true},
+		{"CANCELLED", "None", schedule.Failed, true},
+		{"SOMETHING_NEW", "", schedule.Failed, true},
+	}
+	for _, tt := range tests {
+		got, final := Map(Status{State: tt.st, Reason: tt.reason})
+		if got != tt.want || final != tt.final {
+			t.Errorf("Map(%s, %s) = %s %v, want %s %v", tt.st, tt.reason, got, final, tt.want, tt.final)
+		}
+	}
+}
+
+// fakeRunner answers Slurm's commands from a table: program → output or
+// a failure with that tail.
+type fakeRunner struct {
+	out   map[string]string
+	fail  map[string]string
+	calls []string
+}
+
+func (f *fakeRunner) Run(_ context.Context, c runner.Cmd) (runner.Result, error) {
+	f.calls = append(f.calls, runner.Quote(append([]string{c.Name}, c.Args...)))
+	if tail, ok := f.fail[c.Name]; ok {
+		return runner.Result{ExitCode: 1}, &runner.Error{Argv: []string{c.Name}, ExitCode: 1, Tail: tail, Err: errors.New("exit status 1")}
+	}
+	if c.Stdout != nil {
+		fmt.Fprint(c.Stdout, f.out[c.Name])
+	}
+	return runner.Result{}, nil
+}
+
+func TestClientStatus(t *testing.T) {
+	ctx := context.Background()
+	// Without accounting, purged jobs are simply unknown.
+	f := &fakeRunner{out: map[string]string{"squeue": "1|RUNNING|None\n", "scontrol": "AccountingStorageType   = accounting_storage/none\n"}}
+	c := &Client{Runner: f, Env: []string{}}
+	m, err := c.Status(ctx, []string{"1", "2"})
+	if err != nil || len(m) != 1 || m["1"].State != "RUNNING" {
+		t.Fatalf("Status: %v %v", m, err)
+	}
+	if slices.ContainsFunc(f.calls, func(s string) bool { return strings.HasPrefix(s, "sacct") }) {
+		t.Errorf("sacct asked without accounting: %v", f.calls)
+	}
+	// With accounting, sacct answers for what squeue no longer knows.
+	f = &fakeRunner{out: map[string]string{"sacct": "2|TIMEOUT\n", "scontrol": "AccountingStorageType   = accounting_storage/slurmdbd\n"},
+		fail: map[string]string{"squeue": "slurm_load_jobs error: Invalid job id specified"}}
+	c = &Client{Runner: f, Env: []string{}}
+	m, err = c.Status(ctx, []string{"2"})
+	if err != nil || m["2"].State != "TIMEOUT" {
+		t.Fatalf("Status with accounting: %v %v (calls %v)", m, err, f.calls)
+	}
+	// Any other squeue failure is an error.
+	f = &fakeRunner{fail: map[string]string{"squeue": "slurm_load_jobs error: Unable to contact slurm controller"}}
+	if _, err := (&Client{Runner: f, Env: []string{}}).Status(ctx, []string{"3"}); err == nil || !strings.Contains(err.Error(), "job states") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestClientSubmitAndCancel(t *testing.T) {
+	ctx := context.Background()
+	f := &fakeRunner{out: map[string]string{"sbatch": "77\n"}}
+	c := &Client{Runner: f, Env: []string{}}
+	id, err := c.Submit(ctx, Job{Name: "bundle:r:a", Command: []string{"true"}})
+	if err != nil || id != "77" {
+		t.Fatalf("Submit = %q, %v", id, err)
+	}
+	if _, err := c.Submit(ctx, Job{Name: "bundle:r:b"}); err == nil {
+		t.Error("Submit without a command: no error")
+	}
+	ids := make([]string, 1200)
+	for i := range ids {
+		ids[i] = fmt.Sprint(i + 1)
+	}
+	f.calls = nil
+	if err := c.Cancel(ctx, ids); err != nil || len(f.calls) != 3 {
+		t.Errorf("Cancel of 1200 jobs: %v in %d calls, want 3", err, len(f.calls))
+	}
+}
