@@ -414,7 +414,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 						Want: c.Args().Slice(), Exclude: c.StringSlice("exclude"), Ignore: c.StringSlice("ignore"),
 						WeakDeps: c.Bool("weak-deps"), Remove: removeList(c), NoRemove: c.Bool("keep-docs"),
 						Workers: int(c.Int("workers")), Mtime: mtime, Compress: c.String("compression"),
-						CatalogMax: int(c.Int("catalog-max")), CatalogMin: int(c.Int("catalog-min")), Logger: slog.Default(),
+						CatalogMax: int(c.Int("catalog-max")), CatalogMin: int(c.Int("catalog-min")), Logger: slog.Default(), LockWorkDir: true,
 					})
 					if err != nil {
 						return err

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bundle-dev/bundle/bundle/closure"
+	"github.com/bundle-dev/bundle/bundle/engine"
 	"github.com/bundle-dev/bundle/bundle/extract"
 	"github.com/bundle-dev/bundle/bundle/rpm"
 	"github.com/bundle-dev/bundle/bundle/sbom"
@@ -53,7 +54,10 @@ type AssembleOptions struct {
 	// Each gets the staging root and the manifest being made.
 	AfterExtract []Hook
 	AfterLinks   []Hook
-	Logger       *slog.Logger
+	// LockWorkDir takes the work directory's lock for the whole assemble
+	// (`bundle assemble`; `bundle build` holds it already).
+	LockWorkDir bool
+	Logger      *slog.Logger
 }
 
 // Hook is a stage that rewrites the staging tree in place.
@@ -67,6 +71,13 @@ type Hook struct {
 func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
+	}
+	if o.LockWorkDir {
+		unlock, err := lockWorkDir(o.WorkDir)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
 	}
 	log := o.Logger
 	var timings []StageTiming
@@ -245,7 +256,7 @@ func (o *AssembleOptions) defaults() error {
 		return fmt.Errorf("top directory %q must be a single path element", o.TopDir)
 	}
 	if o.WorkDir == "" {
-		o.WorkDir = ".bundle"
+		o.WorkDir = engine.DefaultWorkDir
 	}
 	if o.Remove == nil && !o.NoRemove {
 		o.Remove = DefaultRemove

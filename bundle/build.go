@@ -55,6 +55,14 @@ func Build(ctx context.Context, o BuildOptions) (*BuildResult, error) {
 		log = slog.Default()
 	}
 	r := o.Recipe
+	// One lock for the whole run: builds, assemble and test. A second run
+	// on the same work directory is refused, with this one's pid, in
+	// every phase.
+	unlock, err := lockWorkDir(o.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	eng, err := engine.New(engine.Options{
 		Recipe: r, WorkDir: o.WorkDir, CacheDir: o.CacheDir, Offline: o.Offline,
 		Workers: o.Workers, CPUs: o.CPUs, FailFast: o.FailFast, Logger: log, Progress: o.Progress,
@@ -130,6 +138,12 @@ type PlanOptions struct {
 // as needed) and prints the plan: layers, critical path and, with Explain,
 // which packages will rebuild and why.
 func Plan(ctx context.Context, o PlanOptions, w io.Writer) error {
+	// Preparing writes SRPMs into the work directory.
+	unlock, err := lockWorkDir(o.WorkDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	eng, err := engine.New(engine.Options{Recipe: o.Recipe, WorkDir: o.WorkDir, CacheDir: o.CacheDir, Offline: o.Offline, Logger: o.Logger})
 	if err != nil {
 		return err
@@ -163,4 +177,13 @@ func Fetch(ctx context.Context, r *recipes.Recipe, cacheDir string, offline bool
 	}
 	c := &sources.Cache{Dir: filepath.Join(cacheDir, "sources"), Offline: offline, Logger: log}
 	return engine.Fetch(ctx, r, c, max(1, workers))
+}
+
+// lockWorkDir takes the work directory's lock (see schedule.Lock) for a
+// whole command.
+func lockWorkDir(dir string) (func(), error) {
+	if dir == "" {
+		dir = engine.DefaultWorkDir
+	}
+	return schedule.Lock(dir)
 }

@@ -115,6 +115,11 @@ func LockPip(ctx context.Context, o BuildOptions) (*pipfreeze.LockFile, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	unlock, err := lockWorkDir(o.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	eng, err := engine.New(engine.Options{Recipe: r, WorkDir: o.WorkDir, CacheDir: o.CacheDir, Offline: o.Offline,
 		Workers: o.Workers, CPUs: o.CPUs, Logger: log, Progress: o.Progress})
 	if err != nil {

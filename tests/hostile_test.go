@@ -1,11 +1,14 @@
 package tests
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A version holding a command substitution ends up in the ingest script
@@ -65,4 +68,90 @@ func TestIngestScriptInjection(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A second run on a work directory another run holds is refused with the
+// holder's pid, also while the first is assembling: the first `bundle
+// assemble` is held inside its relocation stage by a patchelf that waits
+// for the test, and every other command that uses the work directory is
+// tried meanwhile.
+func TestSecondRunRefusedDuringAssemble(t *testing.T) {
+	need(t, "patchelf")
+	repo := demoRepo(t)
+	realPatchelf, _ := exec.LookPath("patchelf")
+	gate, bin, work, out := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
+	// The runner gives tools a clean environment: the gate is in the script.
+	fake := fmt.Sprintf("#!/bin/sh\ntouch %[1]s/entered\nwhile [ ! -e %[1]s/release ]; do sleep 0.05; done\nexec %[2]s \"$@\"\n", gate, realPatchelf)
+	if err := os.WriteFile(filepath.Join(bin, "patchelf"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	assemble := []string{"assemble", "--repo", repo, "--platform", "debian12-x86_64", "--name", "demo",
+		"--version", "1.0", "--workdir", work, "-o", out, "demo"}
+	first := exec.Command(bundleBin(t), assemble...)
+	first.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+	var firstErr bytes.Buffer
+	first.Stderr = &firstErr
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			os.WriteFile(filepath.Join(gate, "release"), nil, 0o644)
+		}
+	}
+	defer func() {
+		release()
+		first.Process.Kill()
+		first.Wait()
+	}()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if _, err := os.Stat(filepath.Join(gate, "entered")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first assemble never reached patchelf:\n%s", firstErr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// A mock platform (no sandbox rootfs to make) and a source missing
+	// from an empty cache, offline: were the lock not taken first, these
+	// commands would fail at once on the missing source, not build.
+	recipe := filepath.Join(t.TempDir(), "recipe.yaml")
+	if err := os.WriteFile(recipe, []byte(`name: demo
+version: "1"
+platform: el9-x86_64
+packages:
+  - name: zlib
+    spec: `+filepath.Join(repoRoot(t), "recipes", "specs", "zlib.spec")+`
+    sources:
+      - url: https://deb.debian.org/debian/pool/main/z/zlib/zlib_1.2.13.dfsg.orig.tar.bz2
+        sha256: 71feb7947e3c00ef125f83b79a4e529bde31171e5babe48b391f06758d1ab0a1
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("in use by bundle pid %d", first.Process.Pid)
+	cache := t.TempDir()
+	for _, args := range [][]string{
+		assemble,
+		{"build", "--workdir", work, "--offline", "--cache-dir", cache, "--no-test", recipe},
+		{"build-package", "--workdir", work, "--offline", "--cache-dir", cache, recipe, "zlib"},
+		{"plan", "--workdir", work, "--offline", "--cache-dir", cache, recipe},
+	} {
+		r := runBundle(t, nil, args...)
+		if r.code == 0 || !strings.Contains(r.stderr, want) {
+			t.Errorf("bundle %s while an assemble holds the work directory: exit %d, want a refusal naming pid %d\nstderr:\n%s",
+				args[0], r.code, first.Process.Pid, r.stderr)
+		}
+	}
+
+	release()
+	if err := first.Wait(); err != nil {
+		t.Fatalf("the first assemble failed: %v\n%s", err, firstErr.String())
+	}
+	// Once it is done the work directory is free again.
+	mustRun(t, nil, assemble...)
 }

@@ -47,11 +47,15 @@ import (
 	"github.com/bundle-dev/bundle/recipes"
 )
 
+// DefaultWorkDir is the work directory when none is given.
+const DefaultWorkDir = ".bundle"
+
 // Options configure an Engine.
 type Options struct {
 	Recipe   *recipes.Recipe
 	Platform *platforms.Platform // default: the recipe's
-	// WorkDir holds the repo, logs, state and lock (default ./.bundle).
+	// WorkDir holds the repo, logs, state and lock (default
+	// DefaultWorkDir).
 	WorkDir string
 	// CacheDir is the root of bundle's caches: sources/, builds/,
 	// rootfs/ (default $BUNDLE_CACHE, else ~/.cache/bundle).
@@ -104,7 +108,8 @@ type node struct {
 }
 
 // New loads the platform and the builder and opens the caches and the
-// local repository. It does not lock the work directory: Build does.
+// local repository. It does not lock the work directory: the command
+// using it does, for its whole run.
 func New(opts Options) (*Engine, error) {
 	if opts.Recipe == nil {
 		return nil, errors.New("engine: no recipe")
@@ -119,7 +124,7 @@ func New(opts Options) (*Engine, error) {
 	}
 	e.workDir = opts.WorkDir
 	if e.workDir == "" {
-		e.workDir = ".bundle"
+		e.workDir = DefaultWorkDir
 	}
 	abs, err := filepath.Abs(e.workDir)
 	if err != nil {
@@ -346,15 +351,11 @@ type Result struct {
 	BuildOnly []string
 }
 
-// Build locks the work directory, prepares, plans and runs the builds.
-// The error is non-nil when a build failed; Result.Summary is complete
-// whenever the scheduler ran.
+// Build prepares, plans and runs the builds. The caller holds the work
+// directory's lock (schedule.Lock) for its whole run, of which the builds
+// are only a part. The error is non-nil when a build failed;
+// Result.Summary is complete whenever the scheduler ran.
 func (e *Engine) Build(ctx context.Context, only []string) (*Result, error) {
-	unlock, err := schedule.Lock(e.workDir)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
 	if err := e.Prepare(ctx); err != nil {
 		return nil, err
 	}

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/bundle-dev/bundle/bundle/runner"
 	"github.com/bundle-dev/bundle/bundle/schedule"
@@ -299,28 +298,6 @@ func TestEngineBuild(t *testing.T) {
 	}
 	if res.Summary.Node("gamma").State != schedule.Skipped || res.Summary.Node("delta").State.Finished() == false {
 		t.Errorf("summary: %+v", res.Summary.Nodes)
-	}
-}
-
-// A second engine on the same work directory is refused while the first
-// holds it.
-func TestEngineLock(t *testing.T) {
-	dir := t.TempDir()
-	unlock, err := schedule.Lock(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unlock()
-	writeSpec(t, dir, "alpha", "")
-	writeSpec(t, dir, "beta", "")
-	writeSpec(t, dir, "gamma", "")
-	writeSpec(t, dir, "delta", "")
-	e := newTestEngine(t, loadRecipe(t, dir, ""), dir, filepath.Join(dir, "cache"), &hostBuilder{})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, err = e.Build(ctx, nil)
-	if err == nil || !strings.Contains(err.Error(), fmt.Sprint(os.Getpid())) {
-		t.Fatalf("err = %v, want a lock error naming pid %d", err, os.Getpid())
 	}
 }
 
