@@ -20,7 +20,7 @@ APT_PACKAGES := rpm createrepo-c cpio libarchive-tools tar pigz zstd xz-utils bz
 # The Debian source packages holding the upstream tarballs of the default
 # recipe, for machines that cannot reach the upstream sites.
 DEBIAN_SOURCES := zlib bzip2 xz-utils libffi openssl sqlite3 ncurses readline expat libxml2 \
-	gmp mpfr4 python3.11 gdb
+	libxcrypt gmp mpfr4 python3.11 gdb
 # Python-3.11.2.tgz in the source cache: the offline Python set takes pip
 # and setuptools from its ensurepip.
 PYTHON_TARBALL := $(CACHE)/sources/sha256/24/2411c74bda5bbcfcddaf4531f66d1adc73f247f529aee981b029513aefdbf849

@@ -163,6 +163,15 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 		}
 	}
 
+	var req *Requires
+	if err := stage("requires", func() error {
+		var err error
+		req, err = MeasureRequires(ctx, staging, o.Workers)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+
 	mtime := o.Mtime
 	if mtime.IsZero() {
 		t, ok, err := tarball.MtimeFromEnv()
@@ -178,7 +187,7 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 
 	python, reloc := m.Python, m.Relocation
 	m = newManifest(o, mtime, res, xrep, lrep)
-	m.Python, m.Relocation = python, reloc
+	m.Python, m.Relocation, m.Requires = python, reloc, req
 	var bom []byte
 	if err := stage("sbom", func() error {
 		var err error

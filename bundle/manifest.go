@@ -23,19 +23,21 @@ const ManifestVersion = 2
 // no wall-clock time and no path of the machine that made it, so the same
 // inputs give the same manifest anywhere.
 type Manifest struct {
-	ManifestVersion int           `json:"manifest_version"`
-	Name            string        `json:"name"`
-	Version         string        `json:"version"`
-	Platform        string        `json:"platform"`
-	Arch            string        `json:"arch"`
-	Builder         string        `json:"builder,omitempty"`
-	TopDir          string        `json:"top_dir"`
-	Mtime           int64         `json:"mtime"`
-	Tarball         TarballInfo   `json:"tarball"`
-	Counts          Counts        `json:"counts"`
-	Catalogs        []string      `json:"catalogs"`
-	Packages        []PackageInfo `json:"packages"`
-	Python          []PipPin      `json:"python_packages,omitempty"`
+	ManifestVersion int         `json:"manifest_version"`
+	Name            string      `json:"name"`
+	Version         string      `json:"version"`
+	Platform        string      `json:"platform"`
+	Arch            string      `json:"arch"`
+	Builder         string      `json:"builder,omitempty"`
+	TopDir          string      `json:"top_dir"`
+	Mtime           int64       `json:"mtime"`
+	Tarball         TarballInfo `json:"tarball"`
+	Counts          Counts      `json:"counts"`
+	Catalogs        []string    `json:"catalogs"`
+	// Requires is what the bundle needs from the host (measured).
+	Requires *Requires     `json:"requires,omitempty"`
+	Packages []PackageInfo `json:"packages"`
+	Python   []PipPin      `json:"python_packages,omitempty"`
 	// SourcePackages are the SRPMs the packages were built from, with
 	// what they hold; BuildPackages the local-repository packages their
 	// BuildRequires used that the bundle does not ship.

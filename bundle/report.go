@@ -67,8 +67,23 @@ func PrintExtract(w io.Writer, r *extract.Report) error {
 	return nil
 }
 
-// PrintAssemble prints where the tarball is and how to publish it.
+// PrintAssemble prints where the tarball is, how to publish it and what it
+// needs from the host.
 func PrintAssemble(w io.Writer, m *Manifest, tarball string) error {
+	printAssembled(w, m, tarball)
+	printRequires(w, m)
+	return nil
+}
+
+// printRequires prints the measured host requirement, the line a release
+// manager looks for last.
+func printRequires(w io.Writer, m *Manifest) {
+	if m.Requires != nil {
+		fmt.Fprintln(w, m.Requires)
+	}
+}
+
+func printAssembled(w io.Writer, m *Manifest, tarball string) {
 	fmt.Fprintf(w, "bundle %s %s for %s: %d packages, %d files, %d dirs, %d symlinks, %d bytes, %d catalogs\n",
 		m.Name, m.Version, m.Platform, len(m.Packages), m.Counts.Files, m.Counts.Dirs, m.Counts.Symlinks, m.Counts.TotalSize, m.Counts.Catalogs)
 	for _, s := range m.Stages {
@@ -79,7 +94,6 @@ func PrintAssemble(w io.Writer, m *Manifest, tarball string) error {
 		fmt.Fprintf(w, "broken links dropped: %d (listed in %s/broken-links.txt)\n", len(m.Links.Dropped), m.TopDir)
 	}
 	fmt.Fprintf(w, "publish on CVMFS (stratum-0):\n  %s.ingest.sh REPOSITORY [BASE_DIR]\n  which runs: %s\n", tarball, m.Ingest)
-	return nil
 }
 
 func stringsOf[T fmt.Stringer](xs []T) []string {
@@ -157,15 +171,16 @@ func PrintBuild(w io.Writer, res *BuildResult, err error, asJSON bool) error {
 	}
 	if res != nil && res.Manifest != nil {
 		fmt.Fprintf(w, "local repo: %s\n", res.Repo)
-		if perr := PrintAssemble(w, res.Manifest, res.Tarball); perr != nil {
-			return perr
-		}
+		printAssembled(w, res.Manifest, res.Tarball)
 	}
 	if res != nil && res.Test != nil {
 		fmt.Fprintln(w, "bundle test:")
 		if terr := res.Test.WriteText(w); terr != nil {
 			return terr
 		}
+	}
+	if res != nil && res.Manifest != nil {
+		printRequires(w, res.Manifest)
 	}
 	return err
 }

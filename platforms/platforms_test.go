@@ -9,7 +9,7 @@ import (
 
 func TestEmbeddedPlatformsLoad(t *testing.T) {
 	names := Names()
-	want := []string{"debian12-x86_64", "el7-x86_64", "el8-x86_64", "el9-x86_64"}
+	want := []string{"debian11-x86_64", "debian12-x86_64", "el7-x86_64", "el8-x86_64", "el9-x86_64"}
 	if strings.Join(names, ",") != strings.Join(want, ",") {
 		t.Fatalf("Names() = %v, want %v", names, want)
 	}

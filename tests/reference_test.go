@@ -24,7 +24,7 @@ func fillCaches(t *testing.T, env []string) {
 	cache := buildCache(t)
 	if r := runBundle(t, env, "fetch"); r.code != 0 {
 		cmd := exec.Command("sh", "recipes/fill-source-cache.sh", "zlib", "bzip2", "xz-utils", "libffi", "openssl",
-			"sqlite3", "ncurses", "readline", "expat", "libxml2", "gmp", "mpfr4", "python3.11", "gdb")
+			"sqlite3", "ncurses", "readline", "expat", "libxml2", "libxcrypt", "gmp", "mpfr4", "python3.11", "gdb")
 		cmd.Dir = repoRoot(t)
 		cmd.Env = append(os.Environ(), env...)
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -158,7 +158,7 @@ func lddLibs(out string) []string {
 
 func glibcLib(path string) bool {
 	base := filepath.Base(path)
-	for _, g := range []string{"libc.so.", "libm.so.", "libpthread.so.", "libdl.so.", "librt.so.", "libutil.so.", "libresolv.so.", "libcrypt.so.", "ld-linux"} {
+	for _, g := range []string{"libc.so.", "libm.so.", "libpthread.so.", "libdl.so.", "librt.so.", "libutil.so.", "libresolv.so.", "ld-linux"} {
 		if strings.HasPrefix(base, g) {
 			return true
 		}

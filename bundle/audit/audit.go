@@ -136,6 +136,9 @@ type CheckResult struct {
 	// OffenderCount is how many items failed in all.
 	OffenderCount int    `json:"offender_count"`
 	Detail        string `json:"detail,omitempty"`
+	// Summary is a finding shown whatever the outcome (the host
+	// requirement the ELF files measure).
+	Summary string `json:"summary,omitempty"`
 }
 
 // Report is the outcome of Run.
@@ -195,6 +198,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, ", %d failing", c.OffenderCount)
 		}
 		b.WriteByte('\n')
+		if c.Summary != "" {
+			fmt.Fprintf(&b, "       %s\n", c.Summary)
+		}
 		for _, o := range c.Offenders {
 			fmt.Fprintf(&b, "       %s\n", oneLine(o))
 		}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"debug/elf"
 	"errors"
-	"github.com/bundle-dev/bundle/bundle/workpool"
+	"fmt"
 	"path"
 	"slices"
 	"strings"
@@ -12,6 +12,8 @@ import (
 
 	"github.com/bundle-dev/bundle/bundle/relocate/bundlepath"
 	"github.com/bundle-dev/bundle/bundle/relocate/elfdeps"
+	"github.com/bundle-dev/bundle/bundle/workpool"
+	"github.com/bundle-dev/bundle/platforms"
 )
 
 // elfEntry is one linkable ELF file of the bundle.
@@ -73,6 +75,30 @@ func readELFs(ctx context.Context, t *tree, workers int) (*elfSet, []string, err
 	})
 	slices.SortFunc(set.files, func(a, b elfEntry) int { return strings.Compare(a.path, b.path) })
 	return set, unreadable, err
+}
+
+// hostNeedsDetail says what the bundle needs from the host and which known
+// distributions have it.
+func hostNeedsDetail(set *elfSet) string {
+	names := make([]string, len(set.files))
+	infos := make([]*elfdeps.Info, len(set.files))
+	for i, f := range set.files {
+		names[i], infos[i] = f.path, f.info
+	}
+	h := elfdeps.ComputeHostNeeds(names, infos)
+	var parts []string
+	for _, v := range []struct{ kind, ver string }{{"GLIBC", h.Glibc}, {"GLIBCXX", h.GLIBCXX}, {"CXXABI", h.CXXABI}} {
+		if v.ver == "" {
+			parts = append(parts, "no "+v.kind+"_")
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s_%s (%s)", v.kind, v.ver, h.By[v.kind]))
+	}
+	runs := platforms.RunsOn(h)
+	if len(runs) == 0 {
+		runs = []string{"none of the known distributions"}
+	}
+	return "newest needed from the host: " + strings.Join(parts, ", ") + "; runs on " + strings.Join(runs, ", ") + "."
 }
 
 // checkELF runs the search path and glibc checks.
@@ -143,5 +169,6 @@ func checkELF(t *tree, set *elfSet, unreadable []string, baseLibs []string, ceil
 	if ceiling == "" {
 		g = skipped("glibc-ceiling", "the platform sets no glibc-ceiling")
 	}
+	g.Summary = hostNeedsDetail(set)
 	return []CheckResult{search.done(), g}
 }

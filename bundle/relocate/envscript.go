@@ -7,6 +7,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -15,6 +16,22 @@ const EnvScriptName = "bundlerc"
 
 // DefaultEnvPath are the bundle directories put on PATH by default.
 var DefaultEnvPath = []string{"/usr/bin", "/usr/sbin", "/bin"}
+
+// HostCAFiles are the trust stores bundlerc looks for on the host, first
+// found wins: EL's, Debian's and Ubuntu's, SUSE's, then the OpenSSL
+// compatibility names of EL and Alpine.
+var HostCAFiles = []string{
+	"/etc/pki/tls/certs/ca-bundle.crt",
+	"/etc/ssl/certs/ca-certificates.crt",
+	"/etc/ssl/ca-bundle.pem",
+	"/etc/pki/tls/cert.pem",
+	"/etc/ssl/cert.pem",
+}
+
+// HostCADirs are the hashed certificate directories bundlerc looks for on
+// the host (Debian's and Ubuntu's first; on EL /etc/ssl/certs is a link to
+// /etc/pki/tls/certs).
+var HostCADirs = []string{"/etc/ssl/certs", "/etc/pki/tls/certs"}
 
 // EnvVar is one extra variable bundlerc exports.
 type EnvVar struct {
@@ -33,8 +50,11 @@ type EnvOptions struct {
 	// (default DefaultEnvPath).
 	Path []string
 	// CAFile is the bundle path of a CA bundle for SSL_CERT_FILE
-	// (optional).
+	// (optional; default: the host's own trust store, see HostCAFiles).
 	CAFile string
+	// HostCAFiles and HostCADirs replace the package defaults of the same
+	// name (tests).
+	HostCAFiles, HostCADirs []string
 	// TerminfoDirs are bundle directories prepended to TERMINFO_DIRS
 	// (optional).
 	TerminfoDirs []string
@@ -45,7 +65,7 @@ type EnvOptions struct {
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // managedVars are the variables bundlerc sets itself.
-var managedVars = []string{"PATH", "LD_LIBRARY_PATH", "SSL_CERT_FILE", "TERMINFO_DIRS", "HOME", "IFS", "PS1", "PS2", "PS4", "OPTIND", "PWD", "OLDPWD", "CDPATH", "ENV", "BASH_ENV"}
+var managedVars = []string{"PATH", "LD_LIBRARY_PATH", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "TERMINFO_DIRS", "HOME", "IFS", "PS1", "PS2", "PS4", "OPTIND", "PWD", "OLDPWD", "CDPATH", "ENV", "BASH_ENV"}
 
 // safeBundlePath checks a bundle path that is written into the script.
 func safeBundlePath(p string) (string, error) {
@@ -97,6 +117,18 @@ func EnvScript(opts EnvOptions) ([]byte, error) {
 			errs = append(errs, fmt.Errorf("CA file: %v", err))
 		}
 	}
+	hostFiles, hostDirs := opts.HostCAFiles, opts.HostCADirs
+	if hostFiles == nil {
+		hostFiles = HostCAFiles
+	}
+	if hostDirs == nil {
+		hostDirs = HostCADirs
+	}
+	for _, p := range append(slices.Clone(hostFiles), hostDirs...) {
+		if c, err := safeBundlePath(p); err != nil || c == "" {
+			errs = append(errs, fmt.Errorf("host trust store %q: %v", p, err))
+		}
+	}
 	for _, e := range opts.Extra {
 		if !identifier.MatchString(e.Name) || contains(managedVars, e.Name) || e.Name == rv || strings.HasPrefix(e.Name, "_bundle_") {
 			errs = append(errs, fmt.Errorf("extra variable %q: not a shell variable name bundlerc may set", e.Name))
@@ -124,8 +156,13 @@ func EnvScript(opts EnvOptions) ([]byte, error) {
 # it twice, or after another copy of the bundle, leaves each directory once),
 # unsets LD_LIBRARY_PATH (the bundle finds its libraries through RPATHs; a
 # job's LD_LIBRARY_PATH could only shadow them)`, rv)
+	w(",\n# sets SSL_CERT_FILE, SSL_CERT_DIR and REQUESTS_CA_BUNDLE, unless set already\n# (a user's own values win), ")
 	if ca != "" {
-		w(", sets SSL_CERT_FILE")
+		w("to the bundle's CA file")
+	} else {
+		w(`to the host's own trust store (EL:
+# /etc/pki/tls, Debian and Ubuntu: /etc/ssl/certs, SUSE: /etc/ssl), so
+# OpenSSL, Python's ssl and requests verify against what the site trusts`)
 	}
 	if len(terms) > 0 {
 		w(", prepends TERMINFO_DIRS")
@@ -202,14 +239,33 @@ _bundle_p=${_bundle_p%%:}
 		w("TERMINFO_DIRS=\"%s:$_bundle_p\"\nexport TERMINFO_DIRS\n", join(terms))
 	}
 	w("%s=$_bundle_top\nexport %s\nunset LD_LIBRARY_PATH\n", rv, rv)
-	if ca != "" {
-		w("SSL_CERT_FILE=\"$_bundle_top%s\"\nexport SSL_CERT_FILE\n", ca)
-	}
+	writeTrustStore(w, ca, hostFiles, hostDirs)
 	for _, e := range opts.Extra {
 		w("%s=%s\nexport %s\n", e.Name, shValue(e.Value, rv), e.Name)
 	}
 	w("unset _bundle_rc _bundle_real _bundle_top _bundle_old _bundle_p _bundle_d\n")
 	return []byte(b.String()), nil
+}
+
+// writeTrustStore writes the part of bundlerc that sets SSL_CERT_FILE,
+// SSL_CERT_DIR and REQUESTS_CA_BUNDLE when they are unset: to the bundle's
+// CA file ca when there is one, else to the first trust store the host
+// has. The paths were checked by safeBundlePath: no quoting needed.
+func writeTrustStore(w func(string, ...any), ca string, files, dirs []string) {
+	w("if [ -z \"${SSL_CERT_FILE:-}\" ]; then\n")
+	if ca != "" {
+		w("    SSL_CERT_FILE=\"$_bundle_top%s\"\n    export SSL_CERT_FILE\n", ca)
+	} else {
+		w("    for _bundle_d in %s; do\n", strings.Join(files, " "))
+		w("        if [ -f \"$_bundle_d\" ] && [ -r \"$_bundle_d\" ]; then SSL_CERT_FILE=$_bundle_d; export SSL_CERT_FILE; break; fi\n    done\n")
+	}
+	w("fi\n")
+	if ca == "" {
+		w("if [ -z \"${SSL_CERT_DIR:-}\" ]; then\n")
+		w("    for _bundle_d in %s; do\n", strings.Join(dirs, " "))
+		w("        if [ -d \"$_bundle_d\" ]; then SSL_CERT_DIR=$_bundle_d; export SSL_CERT_DIR; break; fi\n    done\nfi\n")
+	}
+	w("if [ -z \"${REQUESTS_CA_BUNDLE:-}\" ] && [ -n \"${SSL_CERT_FILE:-}\" ]; then\n    REQUESTS_CA_BUNDLE=$SSL_CERT_FILE\n    export REQUESTS_CA_BUNDLE\nfi\n")
 }
 
 // shValue quotes v for sh, expanding only references to the root variable.

@@ -130,3 +130,54 @@ func TestEnvScriptShells(t *testing.T) {
 		}
 	})
 }
+
+// TestEnvScriptTrustStore sources bundlerc with host trust stores laid out
+// as EL, Debian and neither, and with the user's own values set.
+func TestEnvScriptTrustStore(t *testing.T) {
+	elftest.RequireTools(t, "bash", "dash")
+	host := t.TempDir()
+	elFile := filepath.Join(host, "pki/tls/certs/ca-bundle.crt")
+	debFile := filepath.Join(host, "ssl/certs/ca-certificates.crt")
+	debDir := filepath.Join(host, "ssl/certs")
+	elDir := filepath.Join(host, "pki/tls/certs")
+	top := filepath.Join(host, "TOP")
+	os.MkdirAll(top, 0o755)
+	err := WriteEnvScript(top, EnvOptions{RootVar: "B", HostCAFiles: []string{elFile, debFile}, HostCADirs: []string{debDir, elDir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		layout []string // files to create
+		env    []string
+		want   string // SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE
+	}{
+		{"none", nil, nil, "||"},
+		{"EL", []string{elFile}, nil, elFile + "|" + elDir + "|" + elFile},
+		{"Debian", []string{debFile}, nil, debFile + "|" + debDir + "|" + debFile},
+		{"both", []string{elFile, debFile}, nil, elFile + "|" + debDir + "|" + elFile},
+		{"user file", []string{debFile}, []string{"SSL_CERT_FILE=/mine.pem"}, "/mine.pem|" + debDir + "|/mine.pem"},
+		{"user all", []string{debFile}, []string{"SSL_CERT_FILE=/a", "SSL_CERT_DIR=/b", "REQUESTS_CA_BUNDLE=/c"}, "/a|/b|/c"},
+	}
+	for _, tt := range tests {
+		for _, shell := range []string{"bash", "dash"} {
+			t.Run(tt.name+"/"+shell, func(t *testing.T) {
+				os.RemoveAll(filepath.Join(host, "pki"))
+				os.RemoveAll(filepath.Join(host, "ssl"))
+				for _, f := range tt.layout {
+					os.MkdirAll(filepath.Dir(f), 0o755)
+					os.WriteFile(f, []byte("-----BEGIN CERTIFICATE-----\n"), 0o644)
+				}
+				cmd := exec.Command(shell, "-c", `B=$1; . "$1/bundlerc" && printf '%s|%s|%s' "${SSL_CERT_FILE:-}" "${SSL_CERT_DIR:-}" "${REQUESTS_CA_BUNDLE:-}"`, "sh", top)
+				cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, tt.env...)
+				out, err := cmd.CombinedOutput()
+				if err != nil {
+					t.Fatalf("%v\n%s", err, out)
+				}
+				if string(out) != tt.want {
+					t.Errorf("got  %s\nwant %s", out, tt.want)
+				}
+			})
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,6 +45,9 @@ type Info struct {
 	// Versions are the symbol versions needed from other objects, such as
 	// "GLIBC_2.34", sorted and without duplicates.
 	Versions []string
+	// VersionsFrom are the same versions by the soname of the object that
+	// must define them (libc.so.6: GLIBC_2.2.5, GLIBC_2.34), each sorted.
+	VersionsFrom map[string][]string
 }
 
 // IsExecutable reports whether the file is a program (it has an
@@ -148,13 +152,25 @@ func Parse(r io.ReaderAt) (info *Info, err error) {
 		seen := map[string]bool{}
 		for _, n := range needs {
 			for _, d := range n.Needs {
-				if d.Dep != "" && !seen[d.Dep] {
+				if d.Dep == "" {
+					continue
+				}
+				if info.VersionsFrom == nil {
+					info.VersionsFrom = map[string][]string{}
+				}
+				if !slices.Contains(info.VersionsFrom[n.Name], d.Dep) {
+					info.VersionsFrom[n.Name] = append(info.VersionsFrom[n.Name], d.Dep)
+				}
+				if !seen[d.Dep] {
 					seen[d.Dep] = true
 					info.Versions = append(info.Versions, d.Dep)
 				}
 			}
 		}
 		sort.Strings(info.Versions)
+		for _, vs := range info.VersionsFrom {
+			sort.Strings(vs)
+		}
 	}
 	return info, nil
 }
