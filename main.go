@@ -5,6 +5,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -239,7 +241,8 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 				OnUsageError: onUsageError,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "platform", Aliases: []string{"p"}, Usage: "target platform (default: the manifest's beside the tarball, else debian12-x86_64)"},
-					&cli.StringFlag{Name: "recipe", Usage: "take the declared checks and the root variable from this recipe `FILE`"},
+					&cli.StringFlag{Name: "recipe", Usage: "take the declared checks and the root variable from this recipe `FILE` (default: the manifest's)"},
+					&cli.StringSliceFlag{Name: "check", Usage: "also run `NAME=COMMAND` after sourcing bundlerc (repeatable)"},
 					&cli.StringFlag{Name: "root", Usage: "also run the checks inside this root filesystem `DIR` (another distribution), or debian:SUITE for a cached mmdebstrap one (e.g. debian:trixie)"},
 					&cli.StringFlag{Name: "root-var", Usage: "the variable bundlerc exports (default: from the recipe or the manifest)"},
 					&cli.StringSliceFlag{Name: "build-path", Usage: "a build `PATH` that must appear in no file (repeatable)"},
@@ -254,13 +257,23 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 					target := c.Args().First()
 					o := bundle.TestOptions{Target: target, RootFS: c.String("root"), RootVar: c.String("root-var"),
 						BuildPaths: c.StringSlice("build-path"), WorkDir: c.String("workdir"), Keep: c.Bool("keep"), Logger: slog.Default()}
+					for _, v := range c.StringSlice("check") {
+						chk, err := bundle.ParseCheck(v)
+						if err != nil {
+							return usageError{err}
+						}
+						o.Checks = append(o.Checks, chk)
+					}
 					platform := c.String("platform")
 					if m, err := bundle.ReadManifest(target + ".manifest.json"); err == nil {
 						if platform == "" {
 							platform = m.Platform
 						}
-						if o.RootVar == "" && c.String("recipe") == "" {
-							o.RootVar = bundle.RootVar(m.Name)
+						if c.String("recipe") == "" {
+							if o.RootVar == "" {
+								o.RootVar = cmp.Or(m.RootVar, bundle.RootVar(m.Name))
+							}
+							o.Checks = append(slices.Clone(m.Checks), o.Checks...)
 						}
 					}
 					if platform == "" {

@@ -57,7 +57,10 @@ type AssembleOptions struct {
 	// LockWorkDir takes the work directory's lock for the whole assemble
 	// (`bundle assemble`; `bundle build` holds it already).
 	LockWorkDir bool
-	Logger      *slog.Logger
+	// RootVar and Checks are recorded in the manifest for `bundle test`.
+	RootVar string
+	Checks  []CheckSpec
+	Logger  *slog.Logger
 }
 
 // Hook is a stage that rewrites the staging tree in place.
@@ -188,6 +191,7 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 	python, reloc := m.Python, m.Relocation
 	m = newManifest(o, mtime, res, xrep, lrep)
 	m.Python, m.Relocation, m.Requires = python, reloc, req
+	m.RootVar, m.Checks = o.RootVar, o.Checks
 	var bom []byte
 	if err := stage("sbom", func() error {
 		var err error

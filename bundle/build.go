@@ -105,6 +105,7 @@ func Build(ctx context.Context, o BuildOptions) (*BuildResult, error) {
 		Ignore: r.Closure.IgnoreRequires, WeakDeps: r.Closure.WeakDeps, Remove: remove,
 		Workers: o.Workers, Mtime: o.Mtime, Compress: r.Output.Compression,
 		CatalogMax: r.Output.CatalogMax, CatalogMin: r.Output.CatalogMin, Logger: log,
+		RootVar: EnvOptions(r, r.Name).RootVar, Checks: recipeChecks(r),
 	})
 	if err != nil {
 		return out, fmt.Errorf("assemble: %w", err)

@@ -47,9 +47,20 @@ type Manifest struct {
 	Links          *links.Report    `json:"links,omitempty"`
 	Relocation     *relocate.Report `json:"relocation,omitempty"`
 	Ingest         string           `json:"ingest"`
+	// RootVar and Checks are the recipe's bundlerc root variable and
+	// declared checks, so that `bundle test TARBALL` at a site runs what
+	// the release manager's build ran, without the recipe.
+	RootVar string      `json:"root_var,omitempty"`
+	Checks  []CheckSpec `json:"checks,omitempty"`
 	// Stages are the stage durations of the run that made it. They are
 	// not written: the manifest must be the same for the same inputs.
 	Stages []StageTiming `json:"-"`
+}
+
+// CheckSpec is one declared check: a command run after sourcing bundlerc.
+type CheckSpec struct {
+	Name string `json:"name"`
+	Run  string `json:"run"`
 }
 
 // TarballInfo names the tarball and its digest.

@@ -91,11 +91,14 @@ func RelocateStage(p *platforms.Platform, env relocate.EnvOptions, buildPaths []
 
 // TestOptions say what `bundle test` checks.
 type TestOptions struct {
-	Target     string
-	Platform   *platforms.Platform
-	Recipe     *recipes.Recipe // optional: its checks and root variable
-	RootVar    string
-	RootFS     string
+	Target   string
+	Platform *platforms.Platform
+	Recipe   *recipes.Recipe // optional: its checks and root variable
+	RootVar  string
+	RootFS   string
+	// Checks run besides the recipe's (`bundle test --check`, or the
+	// manifest's when there is no recipe).
+	Checks     []CheckSpec
 	BuildPaths []string
 	WorkDir    string
 	Keep       bool
@@ -122,9 +125,29 @@ func Test(ctx context.Context, o TestOptions) (*audit.Report, error) {
 		if ao.RootVar == "" {
 			ao.RootVar = EnvOptions(r, r.Name).RootVar
 		}
-		for _, c := range r.Checks {
-			ao.Checks = append(ao.Checks, audit.Check{Name: c.Name, Command: c.Run})
-		}
+		o.Checks = append(recipeChecks(r), o.Checks...)
+	}
+	for _, c := range o.Checks {
+		ao.Checks = append(ao.Checks, audit.Check{Name: c.Name, Command: c.Run})
 	}
 	return audit.Run(ctx, ao)
+}
+
+// recipeChecks are the recipe's declared checks.
+func recipeChecks(r *recipes.Recipe) []CheckSpec {
+	var out []CheckSpec
+	for _, c := range r.Checks {
+		out = append(out, CheckSpec{Name: c.Name, Run: c.Run})
+	}
+	return out
+}
+
+// ParseCheck reads a `--check NAME=COMMAND` value.
+func ParseCheck(v string) (CheckSpec, error) {
+	name, cmd, ok := strings.Cut(v, "=")
+	name, cmd = strings.TrimSpace(name), strings.TrimSpace(cmd)
+	if !ok || name == "" || cmd == "" || strings.ContainsAny(name, " \t\n/") {
+		return CheckSpec{}, fmt.Errorf("check %q: want NAME=COMMAND (a one-word name)", v)
+	}
+	return CheckSpec{Name: name, Run: cmd}, nil
 }
