@@ -80,7 +80,7 @@ func onUsageError(_ context.Context, _ *cli.Command, err error, _ bool) error {
 func newApp(stdout, stderr io.Writer) *cli.Command {
 	jsonFlag := &cli.BoolFlag{Name: "json", Usage: "print the report as JSON (for CI)"}
 	workersFlag := &cli.IntFlag{Name: "workers", Aliases: []string{"j"}, Usage: "parallel workers (default: number of CPUs)"}
-	platformFlag := &cli.StringFlag{Name: "platform", Aliases: []string{"p"}, Value: "debian12-x86_64",
+	platformFlag := &cli.StringFlag{Name: "platform", Aliases: []string{"p"}, Value: "debian11-x86_64",
 		Usage: "target platform: an embedded name (" + strings.Join(platforms.Names(), ", ") + ") or a platform file"}
 	removeFlag := &cli.StringSliceFlag{Name: "remove", Usage: "remove `PATH` (glob; a directory removes its contents) from the tree (default: " + strings.Join(bundle.DefaultRemove, ", ") + ")"}
 	keepDocsFlag := &cli.BoolFlag{Name: "keep-docs", Usage: "remove nothing (overrides the default --remove list)"}
@@ -240,7 +240,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 				ArgsUsage:    "TARBALL|DIR",
 				OnUsageError: onUsageError,
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "platform", Aliases: []string{"p"}, Usage: "target platform (default: the manifest's beside the tarball, else debian12-x86_64)"},
+					&cli.StringFlag{Name: "platform", Aliases: []string{"p"}, Usage: "target platform (default: the manifest's beside the tarball, else debian11-x86_64)"},
 					&cli.StringFlag{Name: "recipe", Usage: "take the declared checks and the root variable from this recipe `FILE` (default: the manifest's)"},
 					&cli.StringSliceFlag{Name: "check", Usage: "also run `NAME=COMMAND` after sourcing bundlerc (repeatable)"},
 					&cli.StringFlag{Name: "root", Usage: "also run the checks inside this root filesystem `DIR` (another distribution), or debian:SUITE for a cached mmdebstrap one (e.g. debian:trixie)"},
@@ -277,7 +277,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 						}
 					}
 					if platform == "" {
-						platform = "debian12-x86_64"
+						platform = "debian11-x86_64"
 					}
 					p, err := platforms.Load(platform)
 					if err != nil {

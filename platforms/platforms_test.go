@@ -90,3 +90,35 @@ func TestLoadUserFile(t *testing.T) {
 		t.Errorf("custom platform: %+v", got)
 	}
 }
+
+// glibcLibraries are the libraries glibc itself installs: the only ones a
+// bundle may take from the host.
+var glibcLibraries = map[string]bool{
+	"libc.so.6": true, "libm.so.6": true, "libmvec.so.1": true, "libpthread.so.0": true, "libdl.so.2": true,
+	"librt.so.1": true, "libresolv.so.2": true, "libutil.so.1": true, "libanl.so.1": true, "libthread_db.so.1": true,
+	"libBrokenLocale.so.1": true, "ld-linux-x86-64.so.2": true, "ld-linux-aarch64.so.1": true, "ld64.so.2": true, "ld64.so.1": true,
+}
+
+// TestBaseIsGlibc: every platform's base libraries are glibc's own, and the
+// closure's base and the audit's allow-list agree on them.
+func TestBaseIsGlibc(t *testing.T) {
+	for _, n := range Names() {
+		p, err := Load(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range p.Base.Libraries {
+			if !glibcLibraries[l] {
+				t.Errorf("%s: base library %s is not glibc's: the bundle must ship it", n, l)
+			}
+			if !p.InBase(l + "()(64bit)") {
+				t.Errorf("%s: %s is in base.libraries (the audit) but not in base.provides (the closure)", n, l)
+			}
+		}
+		for _, cap := range []string{"libcrypt.so.1()(64bit)", "libstdc++.so.6()(64bit)", "libgcc_s.so.1()(64bit)"} {
+			if p.InBase(cap) {
+				t.Errorf("%s: %s must not be taken from the host", n, cap)
+			}
+		}
+	}
+}

@@ -3,12 +3,16 @@ package tests
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -42,44 +46,81 @@ func fillCaches(t *testing.T, env []string) {
 	}
 }
 
-// TestReferenceBundle is the mission in one command: `bundle build` with no
-// recipe builds the embedded default recipe (its own Python first, gdb
-// against it, the native libraries, the locked pip packages), relocates
-// it, tests it, and the tarball works unpacked somewhere new with only
-// the bundle on PATH.
-func TestReferenceBundle(t *testing.T) {
+// reference is the default recipe's build, made once per test run and
+// shared by the tests that check it.
+type reference struct {
+	Tarball  string `json:"tarball"`
+	Manifest struct {
+		Name     string `json:"name"`
+		TopDir   string `json:"top_dir"`
+		Packages []struct {
+			NEVRA, SHA256 string
+			Requested     bool
+			Why           []struct{ By, Requires string }
+		} `json:"packages"`
+		Python   []struct{ Name, Version string } `json:"python_packages"`
+		Requires struct {
+			Glibc     string   `json:"glibc"`
+			GLIBCXX   string   `json:"glibcxx"`
+			CXXABI    string   `json:"cxxabi"`
+			Libraries []string `json:"libraries"`
+			RunsOn    []string `json:"runs_on"`
+		} `json:"requires"`
+		Checks []struct{ Name, Run string } `json:"checks"`
+	} `json:"manifest"`
+	Test struct {
+		Checks []struct {
+			Name string `json:"name"`
+			OK   bool   `json:"ok"`
+		} `json:"checks"`
+	} `json:"test"`
+	stdout string
+}
+
+var (
+	refOnce sync.Once
+	refRes  *reference
+	refErr  error
+)
+
+// referenceBundle builds the embedded default recipe once: `bundle build`
+// with no recipe (its own Python first, gdb against it, the native
+// libraries, the locked pip packages), relocated and tested.
+func referenceBundle(t *testing.T) *reference {
+	t.Helper()
 	needSandbox(t)
+	refOnce.Do(func() {
+		env := []string{"BUNDLE_CACHE=" + buildCache(t), "SOURCE_DATE_EPOCH=1767225600"}
+		fillCaches(t, env)
+		dir, err := os.MkdirTemp("", "bundle-e2e-reference")
+		if err != nil {
+			refErr = err
+			return
+		}
+		r := runBundle(t, env, "build", "--json", "--workdir", filepath.Join(dir, "work"), "-o", filepath.Join(dir, "out"))
+		if r.code != 0 {
+			refErr = fmt.Errorf("bundle build: exit %d\n%s\n%s", r.code, tail(r.stdout, 60), tail(r.stderr, 60))
+			return
+		}
+		var res reference
+		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+			refErr = fmt.Errorf("build --json: %v\n%s", err, tail(r.stdout, 40))
+			return
+		}
+		res.stdout = r.stdout
+		refRes = &res
+	})
+	if refErr != nil {
+		t.Fatal(refErr)
+	}
+	return refRes
+}
+
+// TestReferenceBundle is the mission in one command: the default recipe's
+// bundle works unpacked somewhere new with only the bundle on PATH.
+func TestReferenceBundle(t *testing.T) {
 	need(t, "ldd")
-	env := []string{"BUNDLE_CACHE=" + buildCache(t), "SOURCE_DATE_EPOCH=1767225600"}
-	fillCaches(t, env)
-	dir := t.TempDir()
-	work := filepath.Join(dir, "work")
-	r := runBundle(t, env, "build", "--json", "--workdir", work, "-o", filepath.Join(dir, "out"))
-	if r.code != 0 {
-		t.Fatalf("bundle build: exit %d\n%s\n%s", r.code, tail(r.stdout, 60), tail(r.stderr, 60))
-	}
-	var res struct {
-		Tarball  string `json:"tarball"`
-		Manifest struct {
-			Name     string `json:"name"`
-			TopDir   string `json:"top_dir"`
-			Packages []struct {
-				NEVRA, SHA256 string
-				Requested     bool
-				Why           []struct{ By, Requires string }
-			} `json:"packages"`
-			Python []struct{ Name, Version string } `json:"python_packages"`
-		} `json:"manifest"`
-		Test struct {
-			Checks []struct {
-				Name string `json:"name"`
-				OK   bool   `json:"ok"`
-			} `json:"checks"`
-		} `json:"test"`
-	}
-	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
-		t.Fatalf("build --json: %v\n%s", err, tail(r.stdout, 40))
-	}
+	res := referenceBundle(t)
 	if len(res.Test.Checks) < 10 {
 		t.Errorf("bundle build did not run bundle test on its output: %+v", res.Test)
 	}
@@ -88,6 +129,25 @@ func TestReferenceBundle(t *testing.T) {
 		if len(p.SHA256) != 64 || (!p.Requested && len(p.Why) == 0) {
 			t.Errorf("manifest entry %+v: no sha256 or no reason", p)
 		}
+	}
+	// Runs where the grid runs: glibc 2.31 at most (Debian 11's), nothing
+	// of libstdc++ from the host, and only glibc's own libraries.
+	req := res.Manifest.Requires
+	if req.Glibc == "" || versionLess("2.31", req.Glibc) || req.GLIBCXX != "" || req.CXXABI != "" {
+		t.Errorf("host requirement %+v: want glibc <= 2.31 and no GLIBCXX/CXXABI", req)
+	}
+	for _, l := range req.Libraries {
+		if !glibcLib(l) {
+			t.Errorf("the bundle needs %s from the host: only glibc's libraries may come from there", l)
+		}
+	}
+	for _, d := range []string{"EL9", "Debian 11", "Ubuntu 22.04", "Ubuntu 24.04"} {
+		if !slices.Contains(req.RunsOn, d) {
+			t.Errorf("runs_on %v lacks %s", req.RunsOn, d)
+		}
+	}
+	if len(res.Manifest.Checks) == 0 {
+		t.Errorf("the manifest does not record the recipe's checks")
 	}
 
 	// Unpack somewhere new, at a path longer than any build path.
@@ -154,6 +214,24 @@ func lddLibs(out string) []string {
 		libs = append(libs, m[1])
 	}
 	return libs
+}
+
+// versionLess compares dotted numbers.
+func versionLess(a, b string) bool {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(as) || i < len(bs); i++ {
+		var x, y int
+		if i < len(as) {
+			x, _ = strconv.Atoi(as[i])
+		}
+		if i < len(bs) {
+			y, _ = strconv.Atoi(bs[i])
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return false
 }
 
 func glibcLib(path string) bool {
