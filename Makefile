@@ -12,10 +12,10 @@ export SOURCE_DATE_EPOCH ?= 1767225600
 
 # Debian 12 packages bundle drives (rpm tools, createrepo_c, the sandbox
 # builder's mmdebstrap and bubblewrap, patchelf) and what the tests compare
-# with or run (bsdtar, cpio, dnf, shells, tclsh, python3-venv).
+# with or run (bsdtar, cpio, dnf, shells, tclsh, python3-venv; chromium loads the build report).
 APT_PACKAGES := rpm createrepo-c cpio libarchive-tools tar pigz zstd xz-utils bzip2 \
 	patchelf dnf mmdebstrap bubblewrap uidmap procps python3 python3-venv tcl zsh dash dpkg-dev \
-	gcc libc6-dev make ca-certificates git
+	gcc libc6-dev make ca-certificates git chromium
 
 # The Debian source packages holding the upstream tarballs of the default
 # recipe, for machines that cannot reach the upstream sites.

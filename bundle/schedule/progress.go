@@ -54,6 +54,8 @@ type Event struct {
 	Workers int
 	// Duration of a finished job.
 	Duration time.Duration
+	// Key is a finished job's input key.
+	Key string
 	// Err is the failure (Failed), or why the node did not run.
 	Err string
 	Log string
@@ -109,7 +111,9 @@ func (r *runState) emit(e Event) {
 	r.opts.Progress(e)
 }
 
-// fmtDur renders a duration compactly: 850ms, 42s, 3m07s, 1h02m.
+// FormatDuration renders a duration compactly: 850ms, 42s, 3m07s, 1h02m.
+func FormatDuration(d time.Duration) string { return fmtDur(d) }
+
 func fmtDur(d time.Duration) string {
 	switch {
 	case d < time.Second:

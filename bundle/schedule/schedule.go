@@ -352,11 +352,11 @@ func (r *runState) handle(m message) {
 	j := r.running[m.k]
 	delete(r.running, m.k)
 	r.usedCPUs -= j.cpus
-	res.Duration = m.dur
+	res.Duration, res.Key = m.dur, m.key
 	entry := Entry{Key: m.key, Started: m.start, Duration: m.dur, CPUs: j.cpus, Log: res.Log}
 	switch {
 	case m.resumed != nil:
-		res.State, res.Resumed, res.Duration = m.resumed.State, true, 0
+		res.State, res.Resumed, res.Duration, res.Key = m.resumed.State, true, 0, m.resumed.Key
 		if res.Log == "" {
 			res.Log = m.resumed.Log
 		}
@@ -401,7 +401,7 @@ func (r *runState) handle(m message) {
 		}
 	}
 	r.save(updates)
-	r.emit(Event{Kind: EventNode, Node: nd.Name, State: res.State, CPUs: j.cpus, Duration: res.Duration,
+	r.emit(Event{Kind: EventNode, Node: nd.Name, State: res.State, CPUs: j.cpus, Duration: res.Duration, Key: res.Key,
 		Err: res.Error, Log: res.Log, Resumed: res.Resumed})
 	for _, s := range skipped {
 		sr := r.res[s]

@@ -19,6 +19,8 @@ type NodeResult struct {
 	// Duration is how long Exec ran (0 when resumed or not run).
 	Duration time.Duration `json:"duration"`
 	CPUs     int           `json:"cpus,omitempty"`
+	// Key is the node's input key (set once it was computed).
+	Key string `json:"key,omitempty"`
 	// Error is the failure, or why the node was skipped or not started.
 	Error string `json:"error,omitempty"`
 	Log   string `json:"log,omitempty"`
