@@ -118,7 +118,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 				Usage:        "plan → builds → local repo → assemble → test: the whole pipeline on a recipe (default: the embedded reference recipe)",
 				ArgsUsage:    "[RECIPE]",
 				OnUsageError: onUsageError,
-				Flags: append(buildFlags(),
+				Flags: append(append(buildFlags(), limitFlags()...),
 					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `DIR` (default: the recipe's output.dir)"},
 					&cli.StringFlag{Name: "mtime", Usage: "clamp mtimes to `TIME` (unix seconds or RFC 3339; default SOURCE_DATE_EPOCH, else the newest package build time)"},
 					&cli.BoolFlag{Name: "no-assemble", Usage: "stop after the builds: fill the local repo only"},
@@ -136,6 +136,9 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 					}
 					o := buildOptions(c, r, stderr)
 					o.Out, o.Mtime = c.String("output"), mtime
+					if o.MaxFiles, o.MaxBytes, err = extractLimits(c); err != nil {
+						return err
+					}
 					o.NoAssemble, o.NoTest, o.TestRootFS = c.Bool("no-assemble"), c.Bool("no-test"), c.String("test-root")
 					res, err := bundle.Build(ctx, o)
 					return bundle.PrintBuild(stdout, res, err, c.Bool("json"))
@@ -307,10 +310,10 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 				Usage:        "extract RPM payloads safely into a directory",
 				ArgsUsage:    "RPM...",
 				OnUsageError: onUsageError,
-				Flags: []cli.Flag{
+				Flags: append(limitFlags(),
 					&cli.StringFlag{Name: "directory", Aliases: []string{"C"}, Usage: "extract into `DIR` (created)"},
 					workersFlag, removeFlag, keepDocsFlag, jsonFlag,
-				},
+				),
 				Action: func(ctx context.Context, c *cli.Command) error {
 					dir := c.String("directory")
 					if dir == "" {
@@ -319,11 +322,16 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 					if c.Args().Len() == 0 {
 						return usagef("extract: no RPM given")
 					}
+					maxFiles, maxBytes, err := extractLimits(c)
+					if err != nil {
+						return err
+					}
 					if err := os.MkdirAll(dir, 0o755); err != nil {
 						return err
 					}
 					rep, err := extract.Extract(ctx, extract.Options{
 						Root: dir, Workers: int(c.Int("workers")), Remove: removeList(c), Logger: slog.Default(),
+						MaxFiles: maxFiles, MaxBytes: maxBytes,
 					}, c.Args().Slice())
 					if err != nil {
 						return err
@@ -372,7 +380,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 				Usage:        "closure → extract → links → tarball: one deterministic, CVMFS-ready tarball from a directory of RPMs",
 				ArgsUsage:    "[NAME...]",
 				OnUsageError: onUsageError,
-				Flags: []cli.Flag{
+				Flags: append(limitFlags(),
 					&cli.StringFlag{Name: "repo", Usage: "directory of RPMs (`DIR`)"},
 					platformFlag,
 					&cli.StringFlag{Name: "name", Usage: "bundle name"},
@@ -388,7 +396,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 					&cli.BoolFlag{Name: "no-relocate", Usage: "skip the relocation stage ($ORIGIN RPATHs, shebang launchers, build paths, bundlerc)"},
 					&cli.StringFlag{Name: "root-var", Usage: "the variable bundlerc exports with the bundle's root (default: the name, upper-cased)"},
 					ignoreFlag, weakFlag, removeFlag, keepDocsFlag, workersFlag, jsonFlag,
-				},
+				),
 				Action: func(ctx context.Context, c *cli.Command) error {
 					var missing []string
 					for _, f := range []string{"repo", "name", "version", "output"} {
@@ -406,6 +414,10 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 					mtime, err := parseMtime(c.String("mtime"))
 					if err != nil {
 						return usageError{err}
+					}
+					maxFiles, maxBytes, err := extractLimits(c)
+					if err != nil {
+						return err
 					}
 					switch c.String("compression") {
 					case "gzip", "zstd", "none":
@@ -428,6 +440,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 						WeakDeps: c.Bool("weak-deps"), Remove: removeList(c), NoRemove: c.Bool("keep-docs"),
 						Workers: int(c.Int("workers")), Mtime: mtime, Compress: c.String("compression"),
 						CatalogMax: int(c.Int("catalog-max")), CatalogMin: int(c.Int("catalog-min")), Logger: slog.Default(), LockWorkDir: true,
+						MaxFiles: maxFiles, MaxBytes: maxBytes,
 					})
 					if err != nil {
 						return err

@@ -44,6 +44,8 @@ type AssembleOptions struct {
 	Remove     []string // paths removed from the tree (default DefaultRemove)
 	NoRemove   bool     // keep everything, even DefaultRemove
 	Workers    int
+	MaxFiles   int64 // bounds on what extraction writes (see extract.Options)
+	MaxBytes   int64
 	Mtime      time.Time // clamp; zero: SOURCE_DATE_EPOCH, else the newest package build time
 	Compress   string    // gzip, zstd, none
 	CatalogMax int
@@ -134,7 +136,8 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 			paths = append(paths, s.Package.Path)
 		}
 		var err error
-		xrep, err = extract.Extract(ctx, extract.Options{Root: staging, Workers: o.Workers, Remove: o.Remove, Logger: log}, paths)
+		xrep, err = extract.Extract(ctx, extract.Options{Root: staging, Workers: o.Workers, Remove: o.Remove,
+			MaxFiles: o.MaxFiles, MaxBytes: o.MaxBytes, Logger: log}, paths)
 		return err
 	}); err != nil {
 		return nil, err

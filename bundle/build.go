@@ -35,8 +35,12 @@ type BuildOptions struct {
 	NoTest     bool
 	TestRootFS string
 	Mtime      time.Time
-	Logger     *slog.Logger
-	Progress   func(schedule.Event)
+	// MaxFiles and MaxBytes bound what the assemble stage extracts (see
+	// extract.Options).
+	MaxFiles int64
+	MaxBytes int64
+	Logger   *slog.Logger
+	Progress func(schedule.Event)
 }
 
 // BuildResult is what `bundle build` made.
@@ -106,6 +110,7 @@ func Build(ctx context.Context, o BuildOptions) (*BuildResult, error) {
 		Workers: o.Workers, Mtime: o.Mtime, Compress: r.Output.Compression,
 		CatalogMax: r.Output.CatalogMax, CatalogMin: r.Output.CatalogMin, Logger: log,
 		RootVar: EnvOptions(r, r.Name).RootVar, Checks: recipeChecks(r),
+		MaxFiles: o.MaxFiles, MaxBytes: o.MaxBytes,
 	})
 	if err != nil {
 		return out, fmt.Errorf("assemble: %w", err)

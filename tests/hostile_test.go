@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bundle-dev/bundle/bundle/rpm/rpmtest"
 )
 
 // A version holding a command substitution ends up in the ingest script
@@ -154,4 +157,86 @@ packages:
 	}
 	// Once it is done the work directory is free again.
 	mustRun(t, nil, assemble...)
+}
+
+// hostileRPM builds a small package and patches its general header: patch
+// gets the offset in b of each index entry, by tag, and of the data area.
+func hostileRPM(t *testing.T, dir, name string, files []rpmtest.File, patch func(b []byte, entry map[uint32]int, data int)) string {
+	t.Helper()
+	b, err := rpmtest.Build(rpmtest.Package{Name: name, Version: "1", Release: "1", Arch: "x86_64", Files: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := 96 // lead, then the signature header (padded to 8 bytes)
+	il, dl := int(binary.BigEndian.Uint32(b[off+8:])), int(binary.BigEndian.Uint32(b[off+12:]))
+	off += 16 + 16*il + dl + (8-dl%8)%8
+	il = int(binary.BigEndian.Uint32(b[off+8:]))
+	entry := map[uint32]int{}
+	for i := range il {
+		e := off + 16 + 16*i
+		entry[binary.BigEndian.Uint32(b[e:])] = e
+	}
+	patch(b, entry, off+16+16*il)
+	path := filepath.Join(dir, name+"-1-1.x86_64.rpm")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// Hostile headers are refused with a clear error before anything is
+// written: index entries whose data overlap (four file tags at offset 0
+// declaring 16M values each), and headers declaring more files or bytes
+// than the limits.
+func TestHostileHeadersRefused(t *testing.T) {
+	files := []rpmtest.File{
+		{Path: "/opt/d", Mode: rpmtest.TypeDir | 0o755},
+		{Path: "/opt/d/a", Mode: rpmtest.TypeReg | 0o644, Data: []byte("a")},
+		{Path: "/opt/d/b", Mode: rpmtest.TypeReg | 0o644, Data: []byte("b")},
+	}
+	set := func(b []byte, e, field int, v uint32) { binary.BigEndian.PutUint32(b[e+4*field:], v) }
+	none := func([]byte, map[uint32]int, int) {}
+	cases := []struct {
+		name  string
+		patch func(b []byte, entry map[uint32]int, data int)
+		flags []string
+		want  string
+	}{
+		{"overlapping", func(b []byte, entry map[uint32]int, _ int) {
+			for _, tag := range []uint32{1116, 1117, 1118, 1030} { // DIRINDEXES, BASENAMES, DIRNAMES, FILEMODES
+				set(b, entry[tag], 2, 0)
+				set(b, entry[tag], 3, 0xffffff)
+			}
+		}, nil, "overlaps the previous entry"},
+		// The header says /opt/d/b holds 3 GiB (the payload is tiny):
+		// refused from the header alone.
+		{"oversized", func(b []byte, entry map[uint32]int, data int) {
+			sizes := data + int(binary.BigEndian.Uint32(b[entry[1028]+8:])) // FILESIZES
+			binary.BigEndian.PutUint32(b[sizes+8:], 3<<30)
+		}, []string{"--max-size", "2G"}, "would write 3221225473 bytes, more than the limit of 2147483648 (--max-size)"},
+		{"too many files", none, []string{"--max-files", "2"}, "would write 3 entries, more than the limit of 2 (--max-files)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir, out := t.TempDir(), t.TempDir()
+			rpmPath := hostileRPM(t, dir, "hostile", files, c.patch)
+			args := append([]string{"extract", "-C", out}, c.flags...)
+			r := runBundle(t, nil, append(args, rpmPath)...)
+			if r.code != 1 || !strings.Contains(r.stderr, c.want) {
+				t.Errorf("bundle extract: exit %d, want 1 with %q\nstderr:\n%s", r.code, c.want, r.stderr)
+			}
+			if ents, _ := os.ReadDir(out); len(ents) != 0 {
+				t.Errorf("bundle extract wrote %d entries before refusing", len(ents))
+			}
+			args = append([]string{"assemble", "--repo", dir, "--platform", "debian12-x86_64", "--name", "h", "--version", "1",
+				"--workdir", filepath.Join(out, "work"), "-o", out, "--no-relocate"}, c.flags...)
+			r = runBundle(t, nil, args...)
+			if r.code != 1 || !strings.Contains(r.stderr, c.want) {
+				t.Errorf("bundle assemble: exit %d, want 1 with %q\nstderr:\n%s", r.code, c.want, r.stderr)
+			}
+			if tars, _ := filepath.Glob(filepath.Join(out, "*.tar*")); len(tars) != 0 {
+				t.Errorf("bundle assemble wrote %v", tars)
+			}
+		})
+	}
 }

@@ -39,10 +39,25 @@ type Options struct {
 	// "/usr/lib64/*.a"). A pattern matching a directory removes everything
 	// under it.
 	Remove []string
+	// MaxFiles bounds the entries written in all (files, symlinks and
+	// directories; default DefaultMaxFiles) and MaxBytes their total size
+	// (default DefaultMaxBytes). Both are checked from the headers before
+	// anything is written, as is the free space of Root's file system; a
+	// negative value means no limit.
+	MaxFiles int64
+	MaxBytes int64
 	// Logger receives progress at debug level and a summary at info level
 	// (default: discard).
 	Logger *slog.Logger
 }
+
+// Defaults of Options.MaxFiles and MaxBytes: far above any bundle (the
+// reference bundle has about 30,000 files and 1 GB), far below what fills
+// a disk or a file system's inodes by accident.
+const (
+	DefaultMaxFiles = 2_000_000
+	DefaultMaxBytes = 64 << 30
+)
 
 // Extract writes the payloads of the RPMs at rpms into opts.Root.
 //
@@ -105,6 +120,9 @@ func Extract(ctx context.Context, opts Options, rpms []string) (*Report, error) 
 	if err != nil {
 		return nil, fmt.Errorf("extract: %w", err)
 	}
+	if err := checkBounds(opts, pl); err != nil {
+		return nil, fmt.Errorf("extract into %s: %w", opts.Root, err)
+	}
 
 	w := &writer{root: root}
 	results := make([]pkgResult, len(pkgs))
@@ -156,12 +174,22 @@ type pkgResult struct {
 }
 
 // extractPackage streams one package's payload and writes what it owns.
+// Each file's data is checked against its header digest as it streams
+// (rpm.Payload does), so a corrupt file never reaches its final path; when
+// anything fails, the files and symlinks the package already wrote are
+// removed again, so no part of a package that failed its checks stays in
+// the tree.
 func extractPackage(ctx context.Context, w *writer, pp *pkgPlan) (res pkgResult, err error) {
 	p, pl, err := rpm.Open(pp.file)
 	if err != nil {
 		return res, err
 	}
 	defer pl.Close()
+	defer func() {
+		if err != nil {
+			w.removeFiles(res.written)
+		}
+	}()
 	if p.NEVRA() != pp.nevra || len(p.Files) != len(pp.pkg.Files) {
 		return res, fmt.Errorf("package changed since its header was read (now %s with %d files)", p.NEVRA(), len(p.Files))
 	}

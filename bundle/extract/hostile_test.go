@@ -2,6 +2,7 @@ package extract
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -173,6 +174,58 @@ func TestTruncatedLeavesNoPartialFile(t *testing.T) {
 	tree := snapshot(t, s.root)
 	if n, ok := tree["/second"]; ok {
 		t.Errorf("partial /second left behind: %+v", n)
+	}
+	s.checkContained(t)
+}
+
+// Bounds are checked from the headers before anything is written.
+func TestBoundsCheckedBeforeWriting(t *testing.T) {
+	s := newSandbox(t)
+	f := s.write(t, rpmtest.Package{Name: "a", Files: []rpmtest.File{
+		dir("/d", 0o755), reg("/d/one", "1"), reg("/d/two", strings.Repeat("2", 5000)), link("/d/l", "one"),
+	}})
+	for _, c := range []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"files", Options{MaxFiles: 3}, "would write 4 entries, more than the limit of 3 (--max-files)"},
+		{"bytes", Options{MaxBytes: 5000}, "would write 5001 bytes, more than the limit of 5000 (--max-size)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.opts.Root = s.root
+			_, err := Extract(context.Background(), c.opts, []string{f})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want %q", err, c.want)
+			}
+			if got := snapshot(t, s.root); len(got) != 0 {
+				t.Errorf("written before the check: %v", got)
+			}
+		})
+	}
+	if _, err := Extract(context.Background(), Options{Root: s.root, MaxFiles: 4, MaxBytes: 5001}, []string{f}); err != nil {
+		t.Fatalf("at the limits: %v", err)
+	}
+	s.checkContained(t)
+}
+
+// A file whose data does not match its header digest never reaches its
+// path, and the package's files already written are removed again.
+func TestFileDigestMismatch(t *testing.T) {
+	s := newSandbox(t)
+	bad := reg("/d/b-bad", "payload")
+	bad.Digest = strings.Repeat("0", 64)
+	f := s.write(t, rpmtest.Package{Name: "a", Files: []rpmtest.File{
+		dir("/d", 0o755), reg("/d/a-good", "fine"), bad, reg("/d/c-after", "later"), link("/d/l", "a-good"),
+	}})
+	_, err := Extract(context.Background(), Options{Root: s.root}, []string{f})
+	if err == nil || !strings.Contains(err.Error(), "/d/b-bad") || !strings.Contains(err.Error(), "digest") {
+		t.Fatalf("err = %v, want a digest mismatch on /d/b-bad", err)
+	}
+	for p, n := range snapshot(t, s.root) {
+		if n.typ != fs.ModeDir {
+			t.Errorf("%s left in the tree of a package that failed its checks", p)
+		}
 	}
 	s.checkContained(t)
 }

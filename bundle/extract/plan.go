@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/bundle-dev/bundle/bundle/rpm"
+	"golang.org/x/sys/unix"
 )
 
 // pkgPlan is one package and what Extract will write from it.
@@ -255,4 +256,46 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// checkBounds refuses, before anything is written, a plan that writes more
+// entries or bytes than opts allows or than Root's file system has room
+// for. Sizes come from the headers; the payload reader holds every file to
+// its header size.
+func checkBounds(opts Options, pl *plan) error {
+	maxFiles, maxBytes := opts.MaxFiles, opts.MaxBytes
+	if maxFiles == 0 {
+		maxFiles = DefaultMaxFiles
+	}
+	if maxBytes == 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	var files, bytes int64
+	for _, pp := range pl.pkgs {
+		for i, owned := range pp.owns {
+			if !owned {
+				continue
+			}
+			files++
+			if f := pp.pkg.Files[i]; f.IsRegular() {
+				bytes += f.Size
+			}
+		}
+	}
+	if maxFiles > 0 && files > maxFiles {
+		return fmt.Errorf("the packages would write %d entries, more than the limit of %d (--max-files)", files, maxFiles)
+	}
+	if maxBytes > 0 && bytes > maxBytes {
+		return fmt.Errorf("the packages would write %d bytes, more than the limit of %d (--max-size)", bytes, maxBytes)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(opts.Root, &st); err == nil {
+		if free := int64(st.Bavail) * int64(st.Bsize); free >= 0 && bytes > free {
+			return fmt.Errorf("the packages would write %d bytes, but the file system has only %d free", bytes, free)
+		}
+		if st.Files > 0 && files > int64(st.Ffree) {
+			return fmt.Errorf("the packages would write %d entries, but the file system has only %d free inodes", files, st.Ffree)
+		}
+	}
+	return nil
 }

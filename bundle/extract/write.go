@@ -235,3 +235,13 @@ func (w *writer) finishDirs(dirs []dirSpec) error {
 	}
 	return nil
 }
+
+// removeFiles removes the non-directories among paths (a failed package's
+// output); directories stay, as other packages may share them.
+func (w *writer) removeFiles(paths []string) {
+	for _, p := range paths {
+		if fi, err := w.root.Lstat(rel(p)); err == nil && !fi.IsDir() {
+			_ = w.root.Remove(rel(p))
+		}
+	}
+}

@@ -81,8 +81,15 @@ func newVerifier(info *headerInfo) *verifier {
 	return v
 }
 
+// Write fails as soon as the payload runs past the size the signature
+// header records: a reader never decompresses more than was signed for.
 func (v *verifier) Write(b []byte) (int, error) {
 	v.n += int64(len(b))
+	if v.info.sigSize >= 0 {
+		if got := int64(len(v.info.genHeader)) + v.n; got > v.info.sigSize {
+			return 0, fmt.Errorf("%w: header and payload run past the %d bytes the signature header says", ErrCorrupt, v.info.sigSize)
+		}
+	}
 	if v.md5 != nil {
 		v.md5.Write(b)
 	}

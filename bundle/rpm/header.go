@@ -130,7 +130,136 @@ func readHeaderBlob(buf *bytes.Buffer, r io.Reader, sig bool) error {
 	if _, err := io.CopyN(buf, r, n); err != nil {
 		return eofUnexpected(err)
 	}
+	blob := buf.Bytes()[start+16:]
+	return verifyIndex(blob[:int(tags)*16], blob[int(tags)*16:][:size])
+}
+
+// Region tags: a header's first entry when it describes the region
+// (rpm's HEADER_IMAGE, HEADER_SIGNATURES, HEADER_IMMUTABLE).
+const (
+	tagHeaderImage      = 61
+	tagHeaderSignatures = 62
+	tagHeaderImmutable  = 63
+	regionTrailerSize   = 16
+)
+
+// Limits on what one header may declare, checked on the raw index before
+// anything is decoded. maxEntryCount is rpm's (hdrchkCount); the others
+// bound the memory a decoded header costs, far above any real package
+// (the largest distribution packages hold a few hundred thousand files).
+const (
+	maxEntryCount  = 0x00ffffff
+	maxHeaderItems = 1 << 25 // values of all entries together
+	// MaxHeaderFiles is the most files one package header may list.
+	MaxHeaderFiles = 1 << 21
+)
+
+// verifyIndex applies rpm's checks on a header's index entries
+// (lib/header.c hdrblobVerifyInfo) before go-rpmutils decodes them: every
+// entry has a known type, a count below 2^24, an aligned offset, and data
+// that lies inside the data area, does not overlap the previous entry's
+// data (so the index lists data in order, each byte used once) and does
+// not overlap the region trailer. Without these, a few index entries
+// pointing at the same bytes declare millions of values that cost
+// gigabytes to decode. It also bounds the values a header declares in
+// all and the files it lists.
+func verifyIndex(index, data []byte) error {
+	n := len(index) / 16
+	first := 0
+	var regionStart, regionEnd int64 = -1, -1
+	if n > 0 {
+		switch binary.BigEndian.Uint32(index) {
+		case tagHeaderImage, tagHeaderSignatures, tagHeaderImmutable:
+			typ, off, count := binary.BigEndian.Uint32(index[4:]), int64(binary.BigEndian.Uint32(index[8:])), binary.BigEndian.Uint32(index[12:])
+			if typ != typeBin || count != regionTrailerSize || off < 0 || off+regionTrailerSize > int64(len(data)) {
+				return fmt.Errorf("bad region tag (type %d, count %d, offset %d in %d data bytes)", typ, count, off, len(data))
+			}
+			regionStart, regionEnd = off, off+regionTrailerSize
+			first = 1
+		}
+	}
+	var end, items int64
+	for i := first; i < n; i++ {
+		e := index[16*i:]
+		tag := binary.BigEndian.Uint32(e)
+		typ := binary.BigEndian.Uint32(e[4:])
+		off := int64(int32(binary.BigEndian.Uint32(e[8:])))
+		count := binary.BigEndian.Uint32(e[12:])
+		bad := func(why string, args ...any) error {
+			return fmt.Errorf("index entry %d (tag %d, type %d, offset %d, count %d): %s", i, tag, typ, off, count, fmt.Sprintf(why, args...))
+		}
+		switch {
+		case off < end:
+			return bad("its data overlaps the previous entry's (which ends at %d)", end)
+		case typ > typeI18NString:
+			return bad("unknown type")
+		case count > maxEntryCount:
+			return bad("count over rpm's limit of %d", maxEntryCount)
+		case off > int64(len(data)):
+			return bad("offset beyond the %d data bytes", len(data))
+		case off%typeAlign[typ] != 0:
+			return bad("offset not aligned for its type")
+		}
+		size, err := dataLength(typ, count, data[off:])
+		if err != nil {
+			return bad("%v", err)
+		}
+		end = off + size
+		if regionStart >= 0 && end > regionStart && off < regionEnd {
+			return bad("its data overlaps the region trailer at %d", regionStart)
+		}
+		items += int64(count)
+		if items > maxHeaderItems {
+			return bad("the header declares more than %d values", maxHeaderItems)
+		}
+		if (tag == rpmutils.BASENAMES || tag == rpmutils.OLDFILENAMES) && count > MaxHeaderFiles {
+			return bad("%d files; bundle reads at most %d per package", count, MaxHeaderFiles)
+		}
+	}
 	return nil
+}
+
+// Header data types (rpm's rpmTagType).
+const (
+	typeNull        = 0
+	typeChar        = 1
+	typeInt8        = 2
+	typeInt16       = 3
+	typeInt32       = 4
+	typeInt64       = 5
+	typeString      = 6
+	typeBin         = 7
+	typeStringArray = 8
+	typeI18NString  = 9
+)
+
+var typeAlign = [...]int64{typeNull: 1, typeChar: 1, typeInt8: 1, typeInt16: 2, typeInt32: 4, typeInt64: 8,
+	typeString: 1, typeBin: 1, typeStringArray: 1, typeI18NString: 1}
+
+// dataLength is the size of an entry's data starting at data[0] (rpm's
+// dataLength): count values of a fixed size, or count NUL-terminated
+// strings (exactly one for a STRING).
+func dataLength(typ, count uint32, data []byte) (int64, error) {
+	switch typ {
+	case typeString, typeStringArray, typeI18NString:
+		if typ == typeString && count != 1 {
+			return 0, errors.New("a STRING holds exactly one value")
+		}
+		var size int64
+		for range count {
+			i := bytes.IndexByte(data[size:], 0)
+			if i < 0 {
+				return 0, errors.New("a string runs past the end of the data")
+			}
+			size += int64(i) + 1
+		}
+		return size, nil
+	}
+	size := int64(count) * [...]int64{typeNull: 0, typeChar: 1, typeInt8: 1, typeInt16: 2, typeInt32: 4, typeInt64: 8, typeBin: 1}[typ]
+	if size > int64(len(data)) {
+		return 0, fmt.Errorf("%d data bytes run past the end of the data", size)
+	}
+	return size, nil
 }
 
 func eofUnexpected(err error) error {

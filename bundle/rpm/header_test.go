@@ -433,3 +433,76 @@ func TestHostileHeaderNoPanic(t *testing.T) {
 		t.Errorf("huge header size: %v", err)
 	}
 }
+
+// generalIndex returns the offsets in b of the general header's index
+// entries, by tag.
+func generalIndex(t *testing.T, b []byte) map[uint32]int {
+	t.Helper()
+	off := 96
+	il, dl := int(binary.BigEndian.Uint32(b[off+8:])), int(binary.BigEndian.Uint32(b[off+12:]))
+	off += 16 + 16*il + dl
+	off += (8 - dl%8) % 8
+	il = int(binary.BigEndian.Uint32(b[off+8:]))
+	out := map[uint32]int{}
+	for i := range il {
+		e := off + 16 + 16*i
+		out[binary.BigEndian.Uint32(b[e:])] = e
+	}
+	return out
+}
+
+// Index entries whose data overlap are refused as rpm refuses them, before
+// anything is decoded: four file tags pointing at one offset with huge
+// counts would otherwise declare millions of files.
+func TestHeaderIndexChecks(t *testing.T) {
+	good, err := rpmtest.Build(rpmtest.Package{Name: "synth", Compressor: "identity", Files: synthFiles()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadHeader(bytes.NewReader(good)); err != nil {
+		t.Fatalf("the unmodified package: %v", err)
+	}
+	set := func(b []byte, e, field int, v uint32) { binary.BigEndian.PutUint32(b[e+4*field:], v) }
+	const typ, offset, count = 1, 2, 3
+	cases := []struct {
+		name  string
+		patch func(b []byte, idx map[uint32]int)
+		want  string
+	}{
+		{"file tags at offset 0", func(b []byte, idx map[uint32]int) {
+			for _, tag := range []uint32{1116, 1117, 1118, 1030} { // dirindexes, basenames, dirnames, filemodes
+				set(b, idx[tag], offset, 0)
+				set(b, idx[tag], count, 0xffffff)
+			}
+		}, "overlaps the previous entry"},
+		{"one entry moved back", func(b []byte, idx map[uint32]int) {
+			set(b, idx[1117], offset, 0)
+		}, "overlaps the previous entry"},
+		{"count over rpm's limit", func(b []byte, idx map[uint32]int) {
+			set(b, idx[1117], count, 0x1000000)
+		}, "count over rpm's limit"},
+		{"unknown type", func(b []byte, idx map[uint32]int) {
+			set(b, idx[1117], typ, 12)
+		}, "unknown type"},
+		{"strings past the end", func(b []byte, idx map[uint32]int) {
+			set(b, idx[1118], count, 0xfffff) // dirnames is the last string array
+		}, "past the end"},
+		{"misaligned", func(b []byte, idx map[uint32]int) {
+			e := idx[1116] // INT32
+			binary.BigEndian.PutUint32(b[e+8:], binary.BigEndian.Uint32(b[e+8:])+1)
+		}, "not aligned"},
+		{"a STRING with two values", func(b []byte, idx map[uint32]int) {
+			set(b, idx[1000], count, 2)
+		}, "exactly one value"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := bytes.Clone(good)
+			c.patch(b, generalIndex(t, b))
+			_, err := ReadHeader(bytes.NewReader(b))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want one saying %q", err, c.want)
+			}
+		})
+	}
+}

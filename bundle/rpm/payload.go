@@ -4,10 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"compress/bzip2"
+	"crypto"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/bundle-dev/bundle/bundle/cpio"
 	kgzip "github.com/klauspost/compress/gzip"
@@ -60,6 +64,11 @@ type Payload struct {
 	found   []bool
 	cur     *Entry
 	done    bool
+	// The current entry's data is hashed as it is read and checked
+	// against the header's file digest when its last byte is read.
+	fileAlgo crypto.Hash
+	fileHash hash.Hash
+	fileLeft int64
 }
 
 // Open reads the headers of the RPM at path and returns its metadata
@@ -113,6 +122,9 @@ func newPayload(p *Package, info *headerInfo, r io.Reader) (*Payload, error) {
 		byPath: make(map[string]int, len(p.Files)),
 		links:  map[int][]int{},
 		found:  make([]bool, len(p.Files)),
+	}
+	if h := fileDigestHash(p.FileDigestAlgo); h.Available() {
+		pl.fileAlgo = h
 	}
 	for i := range p.Files {
 		c, err := p.FilePath(i)
@@ -205,6 +217,10 @@ func (pl *Payload) Next() (*Entry, error) {
 			return nil, err
 		}
 		pl.cur = e
+		pl.fileHash, pl.fileLeft = nil, 0
+		if e.IsRegular() && e.DataSize > 0 && e.Digest != "" && pl.fileAlgo != 0 {
+			pl.fileHash, pl.fileLeft = pl.fileAlgo.New(), e.DataSize
+		}
 		return e, nil
 	}
 }
@@ -288,8 +304,43 @@ func (pl *Payload) Read(b []byte) (int, error) {
 	if err != nil && err != io.EOF {
 		err = fmt.Errorf("payload: %s: %w", pl.cur.Path, err)
 	}
+	if pl.fileHash != nil && n > 0 {
+		pl.fileHash.Write(b[:n])
+		if pl.fileLeft -= int64(n); pl.fileLeft <= 0 {
+			got := hex.EncodeToString(pl.fileHash.Sum(nil))
+			pl.fileHash = nil
+			if !strings.EqualFold(got, pl.cur.Digest) {
+				return n, fmt.Errorf("%w: %s: %v digest %s, header says %s", ErrCorrupt, pl.cur.Path, pl.fileAlgo, got, pl.cur.Digest)
+			}
+		}
+	}
 	return n, err
 }
+
+// fileDigestHash maps Package.FileDigestAlgo to a crypto.Hash (0 if
+// unknown).
+func fileDigestHash(name string) crypto.Hash {
+	switch name {
+	case "md5":
+		return crypto.MD5
+	case "sha1":
+		return crypto.SHA1
+	case "sha224":
+		return crypto.SHA224
+	case "sha256":
+		return crypto.SHA256
+	case "sha384":
+		return crypto.SHA384
+	case "sha512":
+		return crypto.SHA512
+	}
+	return 0
+}
+
+// maxAfterTrailer bounds the decompressed bytes a payload may hold after
+// the archive's trailer (cpio pads to 512 bytes at most), so a small
+// compressed tail cannot make the reader decompress without end.
+const maxAfterTrailer = 1 << 20
 
 func (pl *Payload) finish() error {
 	for i, ok := range pl.found {
@@ -299,8 +350,10 @@ func (pl *Payload) finish() error {
 	}
 	// Read both streams to their ends so that the decompressor checks its
 	// own trailer and every stored byte reaches the verifier.
-	if _, err := io.Copy(io.Discard, pl.dec); err != nil {
+	if n, err := io.Copy(io.Discard, io.LimitReader(pl.dec, maxAfterTrailer+1)); err != nil {
 		return fmt.Errorf("payload: %w", err)
+	} else if n > maxAfterTrailer {
+		return fmt.Errorf("%w: more than %d bytes after the archive's trailer", ErrCorrupt, maxAfterTrailer)
 	}
 	if _, err := io.Copy(io.Discard, pl.raw); err != nil {
 		return fmt.Errorf("payload: %w", err)

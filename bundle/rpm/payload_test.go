@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -335,5 +336,111 @@ func TestOpenSetsLocation(t *testing.T) {
 	}
 	if err := pl.Close(); err != nil {
 		t.Errorf("close: %v", err)
+	}
+}
+
+// Checks that happen while the payload streams: a file's digest when its
+// last byte is read, and the signed size as soon as the payload runs past
+// it — not only once every file was handed out.
+func TestStreamingChecks(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<14)
+	files := func() []rpmtest.File {
+		return []rpmtest.File{
+			{Path: "/a", Mode: rpmtest.TypeReg | 0o644, Data: []byte("alpha\n")},
+			{Path: "/big", Mode: rpmtest.TypeReg | 0o644, Data: big},
+			{Path: "/z", Mode: rpmtest.TypeReg | 0o644, Data: []byte("last\n")},
+		}
+	}
+	// readAll reads entries until an error, returning the paths read in
+	// full before it.
+	readAll := func(b []byte) ([]string, error) {
+		_, pl, err := OpenReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, err
+		}
+		defer pl.Close()
+		read, err := readPayload(pl)
+		var done []string
+		for _, r := range read {
+			done = append(done, r.e.Path)
+		}
+		return done, err
+	}
+
+	fs := files()
+	fs[1].Digest = strings.Repeat("ab", 32)
+	b, err := rpmtest.Build(rpmtest.Package{Name: "d", Compressor: "identity", Files: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := readAll(b)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "/big") || len(done) != 1 {
+		t.Errorf("bad file digest: read %v, err %v; want ErrCorrupt on /big right after /a", done, err)
+	}
+
+	b, err = rpmtest.Build(rpmtest.Package{Name: "s", Compressor: "identity", Files: files(), Integrity: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readAll(b); err != nil {
+		t.Fatalf("intact package: %v", err)
+	}
+	// SIG_SIZE is the signature header's first value: shrink it so that
+	// only part of /big is covered.
+	sizeAt := 96 + 16 + 16*int(binary.BigEndian.Uint32(b[96+8:]))
+	binary.BigEndian.PutUint32(b[sizeAt:], binary.BigEndian.Uint32(b[sizeAt:])-uint32(len(big)))
+	done, err = readAll(b)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "run past") || len(done) > 1 {
+		t.Errorf("payload over its signed size: read %v, err %v; want ErrCorrupt before /big is complete", done, err)
+	}
+}
+
+// BenchmarkPayloadFileDigests reads a 16 MiB payload (16 files, no
+// compression) with its per-file SHA-256 checks and without them (no
+// digests in the header): the difference is what checking every file's
+// digest costs extraction.
+func BenchmarkPayloadFileDigests(b *testing.B) {
+	for _, checked := range []bool{true, false} {
+		var files []rpmtest.File
+		for i := range 16 {
+			data := bytes.Repeat([]byte(fmt.Sprintf("%015d\n", i)), 1<<16)
+			f := rpmtest.File{Path: fmt.Sprintf("/f%02d", i), Mode: rpmtest.TypeReg | 0o644, Data: data}
+			if !checked {
+				f.Digest = "-" // rpmtest writes it; fixed below
+			}
+			files = append(files, f)
+		}
+		pkg, err := rpmtest.Build(rpmtest.Package{Name: "bench", Compressor: "identity", Files: files})
+		if err != nil {
+			b.Fatal(err)
+		}
+		name := "checked"
+		if !checked {
+			name = "unchecked"
+			// An empty digest string per file: nothing to check.
+			pkg = bytes.ReplaceAll(pkg, []byte("-\x00"), []byte("\x00\x00"))
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(16 << 20)
+			for b.Loop() {
+				_, pl, err := OpenReader(bytes.NewReader(pkg))
+				if err != nil {
+					b.Fatal(err)
+				}
+				for {
+					_, err := pl.Next()
+					if err == io.EOF {
+						break
+					}
+					if err == nil {
+						_, err = io.Copy(io.Discard, pl)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				pl.Close()
+			}
+		})
 	}
 }
