@@ -67,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case ctx.Err() != nil:
 		fmt.Fprintf(stderr, "bundle: interrupted: %v\n", err)
 		return exitInterrupted
+	case errors.As(err, new(exitStatus)):
+		return printExitStatus(err, stderr)
 	default:
 		fmt.Fprintf(stderr, "bundle: %v\n", err)
 		return exitFailure
@@ -529,6 +531,8 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 					return bundle.PrintPlatforms(stdout, c.Args().Slice(), c.Bool("json"))
 				},
 			},
+			diffCommand(stdout),
+			publishCommand(stdout),
 		},
 	}
 	return cmd

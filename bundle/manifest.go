@@ -91,6 +91,7 @@ type PackageInfo struct {
 	Arch      string   `json:"arch"`
 	RPM       string   `json:"rpm"`
 	SHA256    string   `json:"sha256"`
+	Size      int64    `json:"installed_size,omitempty"` // the header's installed size
 	License   string   `json:"license,omitempty"`
 	SourceRPM string   `json:"source_rpm,omitempty"`
 	Requested bool     `json:"requested"`
@@ -149,7 +150,8 @@ func newManifest(o AssembleOptions, mtime time.Time, res *closure.Result, x *ext
 func packageInfo(p *rpm.Package) PackageInfo {
 	return PackageInfo{
 		NEVRA: p.NEVRA(), Name: p.Name, Epoch: p.EVR.Epoch, Version: p.EVR.Version, Release: p.EVR.Release,
-		Arch: p.Arch, RPM: filepath.Base(p.Path), SHA256: p.SHA256, License: p.License, SourceRPM: p.SourceRPM,
+		Arch: p.Arch, RPM: filepath.Base(p.Path), SHA256: p.SHA256, Size: p.InstalledSize, License: p.License,
+		SourceRPM: p.SourceRPM,
 	}
 }
 
