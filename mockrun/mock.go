@@ -362,3 +362,56 @@ func (m *Mock) BuildSRPM(ctx context.Context, spec string, files []string, outDi
 	}
 	return dst, nil
 }
+
+// mockQueryDir is where QuerySpec copies the spec's directory in the
+// chroot.
+const mockQueryDir = "/builddir/bundle-query"
+
+// queryArgvs are the mock command lines of one spec query in a chroot of
+// its own (uniq): make it, copy the spec's directory in, run rpmspec as
+// mock's unprivileged user in that directory, remove the chroot.
+func (m *Mock) queryArgvs(uniq, spec string, args []string) [][]string {
+	base := []string{"-r", m.cfg, "--uniqueext", uniq, "--quiet"}
+	with := func(a ...string) []string { return append(append([]string(nil), base...), a...) }
+	return [][]string{
+		with("--init"),
+		with("--copyin", filepath.Dir(spec), mockQueryDir),
+		with(append([]string{"--unpriv", "--cwd", mockQueryDir, "--chroot", "--", "rpmspec"},
+			append(append([]string(nil), args...), mockQueryDir+"/"+filepath.Base(spec))...)...),
+		with("--clean"),
+	}
+}
+
+// QuerySpec runs rpmspec in a mock chroot of its own, as mock's
+// unprivileged user (--unpriv), so the spec's macros run in the chroot and
+// never on the host.
+func (m *Mock) QuerySpec(ctx context.Context, spec string, args []string, logDir string) ([]byte, error) {
+	if err := m.Prepare(ctx); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return nil, fmt.Errorf("query spec %s: %w", spec, err)
+	}
+	uniq, err := randomID("query")
+	if err != nil {
+		return nil, fmt.Errorf("query spec %s: %w", spec, err)
+	}
+	log := filepath.Join(logDir, "mock-rpmspec.log")
+	var out bytes.Buffer
+	argvs := m.queryArgvs(uniq, spec, args)
+	defer func() { // the chroot goes even when a step failed
+		if _, err := m.opts.Runner.Run(context.WithoutCancel(ctx), runner.Cmd{Name: "mock", Args: argvs[3], Log: log}); err != nil {
+			m.opts.Logger.Warn("mock: query chroot not removed", "uniqueext", uniq, "error", err)
+		}
+	}()
+	for i, a := range argvs[:3] {
+		c := runner.Cmd{Name: "mock", Args: a, Log: log}
+		if i == 2 {
+			c.Stdout = &out
+		}
+		if _, err := m.opts.Runner.Run(ctx, c); err != nil {
+			return nil, mockFailure("mock rpmspec query of "+filepath.Base(spec), logDir, err)
+		}
+	}
+	return out.Bytes(), nil
+}

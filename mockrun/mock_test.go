@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -434,5 +435,49 @@ func TestMockDigest(t *testing.T) {
 	}
 	if a.Kind() != "mock" {
 		t.Errorf("kind %s", a.Kind())
+	}
+}
+
+// TestMockQuerySpec: a spec query runs rpmspec inside a chroot of its own,
+// as mock's unprivileged user, and the chroot is removed even on failure.
+func TestMockQuerySpec(t *testing.T) {
+	f := &fakeRunner{}
+	m, _ := newTestMock(t, f)
+	spec := filepath.Join(t.TempDir(), "demo.spec")
+	if err := os.WriteFile(spec, []byte("Name: demo\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.QuerySpec(context.Background(), spec, []string{"-q", "--provides"}, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.cmds) != 4 {
+		t.Fatalf("ran %d commands, want 4 (init, copyin, chroot, clean)", len(f.cmds))
+	}
+	var lines []string
+	uniq := ""
+	for _, c := range f.cmds {
+		for i, a := range c.Args {
+			if a == "--uniqueext" {
+				if uniq == "" {
+					uniq = c.Args[i+1]
+				} else if c.Args[i+1] != uniq {
+					t.Errorf("two chroots: %s and %s", uniq, c.Args[i+1])
+				}
+			}
+		}
+		q := runner.Quote(append([]string{c.Name}, c.Args...))
+		q = strings.ReplaceAll(strings.ReplaceAll(q, uniq, "UNIQ"), filepath.Dir(spec), "SPECDIR")
+		q = strings.ReplaceAll(q, m.ConfigPath(), "CFG")
+		lines = append(lines, q)
+	}
+	golden(t, "mock-query-argv", []byte(strings.Join(lines, "\n")+"\n"))
+
+	f = &fakeRunner{failed: true}
+	m, _ = newTestMock(t, f)
+	if _, err := m.QuerySpec(context.Background(), spec, []string{"-q"}, t.TempDir()); err == nil {
+		t.Fatal("a failed query succeeded")
+	}
+	if last := f.cmds[len(f.cmds)-1].Args; !slices.Contains(last, "--clean") {
+		t.Errorf("the chroot was not removed after a failure: last command %q", last)
 	}
 }

@@ -80,6 +80,11 @@ type Builder interface {
 	// BuildSRPM turns a spec plus its sources and patches into a source
 	// RPM in outDir (`rpmbuild -bs` in the build root) and returns its path.
 	BuildSRPM(ctx context.Context, spec string, files []string, outDir, logDir string) (string, error)
+	// QuerySpec runs `rpmspec ARGS SPEC` in the build root, never on the
+	// host (a spec's macros run shell and Lua), with the spec's directory
+	// readable, and returns rpmspec's standard output. Its log goes to
+	// logDir/rpmspec.log (sandbox) or logDir/mock-rpmspec.log (mock).
+	QuerySpec(ctx context.Context, spec string, args []string, logDir string) ([]byte, error)
 }
 
 // Options configure a builder.

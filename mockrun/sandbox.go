@@ -1,11 +1,13 @@
 package mockrun
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -206,6 +208,7 @@ func (s *Sandbox) makeRootfs(ctx context.Context, tmp string) error {
 type scratch struct {
 	dir                                    string
 	upper, work, merged, layer, input, out string
+	inputSrc                               string // bound at /builddir/input instead of input when set
 }
 
 func (s *Sandbox) newScratch(id string) (*scratch, error) {
@@ -238,18 +241,25 @@ func (s *Sandbox) newScratch(id string) (*scratch, error) {
 func (sc *scratch) remove() error { return removeTree(sc.dir) }
 
 // run runs argv in the sandbox on the scratch's overlay; what names the
-// work for errors ("sandbox build of foo").
+// work for errors ("sandbox build of foo"). The sandbox sees sc.input (or
+// sc.inputSrc when set) read-only at /builddir/input and sc.out writable at
+// /builddir/out; stdout, when not nil, gets a copy of the command's
+// standard output (the log has it too).
 //
 // A failure is a *BuildError carrying the last lines of the log.
-func (s *Sandbox) run(ctx context.Context, what string, sc *scratch, withLayer bool, memory int64, id string, argv []string, log string) error {
+func (s *Sandbox) run(ctx context.Context, what string, sc *scratch, withLayer bool, memory int64, id string, argv []string, log string, stdout io.Writer) error {
 	lower := []string{s.Rootfs()}
 	if withLayer {
 		lower = append([]string{sc.layer}, lower...)
 	}
+	input := sc.input
+	if sc.inputSrc != "" {
+		input = sc.inputSrc
+	}
 	r := sandboxRun{
 		Lower: lower, Upper: sc.upper, Work: sc.work, Merged: sc.merged,
 		Binds: []bind{
-			{Src: sc.input, Dst: sbInput},
+			{Src: input, Dst: sbInput},
 			{Src: sc.out, Dst: sbOut, RW: true},
 		},
 		Privileged: s.privileged,
@@ -281,7 +291,7 @@ func (s *Sandbox) run(ctx context.Context, what string, sc *scratch, withLayer b
 	if err != nil {
 		return err
 	}
-	_, err = s.opts.Runner.Run(ctx, runner.Cmd{Name: name, Args: args, Log: log})
+	_, err = s.opts.Runner.Run(ctx, runner.Cmd{Name: name, Args: args, Log: log, Stdout: stdout})
 	if err == nil {
 		return nil
 	}
@@ -377,7 +387,7 @@ func (s *Sandbox) Build(ctx context.Context, job Job) (*Result, error) {
 		}
 	}
 	log := filepath.Join(job.LogDir, "build.log")
-	if err := s.run(ctx, "sandbox build of "+job.Name+" ("+filepath.Base(job.SRPM)+")", sc, len(job.BuildRequires) > 0, job.MemoryBytes, job.ID, s.rebuildArgv(job), log); err != nil {
+	if err := s.run(ctx, "sandbox build of "+job.Name+" ("+filepath.Base(job.SRPM)+")", sc, len(job.BuildRequires) > 0, job.MemoryBytes, job.ID, s.rebuildArgv(job), log, nil); err != nil {
 		return nil, err
 	}
 	res := &Result{Logs: []string{log}}
@@ -432,11 +442,10 @@ func (s *Sandbox) BuildSRPM(ctx context.Context, spec string, files []string, ou
 		return "", err
 	}
 	name := strings.TrimSuffix(filepath.Base(spec), ".spec")
-	var rnd [6]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
+	id, err := randomID("srpm")
+	if err != nil {
 		return "", fmt.Errorf("build SRPM %s: %w", name, err)
 	}
-	id := "srpm-" + hex.EncodeToString(rnd[:])
 	sc, err := s.newScratch(id)
 	if err != nil {
 		return "", err
@@ -452,10 +461,50 @@ func (s *Sandbox) BuildSRPM(ctx context.Context, spec string, files []string, ou
 	argv = append(argv, s.rpmbuildDefines(1)...)
 	argv = append(argv, "--define", "_sourcedir "+sbInput, "--define", "_specdir "+sbInput, sbInput+"/"+filepath.Base(spec))
 	log := filepath.Join(logDir, "buildsrpm.log")
-	if err := s.run(ctx, "sandbox buildsrpm of "+filepath.Base(spec), sc, false, 0, id, argv, log); err != nil {
+	if err := s.run(ctx, "sandbox buildsrpm of "+filepath.Base(spec), sc, false, 0, id, argv, log, nil); err != nil {
 		return "", err
 	}
 	return collectOneSRPM(sc.out, outDir, spec)
+}
+
+// randomID is a fresh scratch name for work that has no job ID.
+func randomID(prefix string) (string, error) {
+	var rnd [6]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return "", err
+	}
+	return prefix + "-" + hex.EncodeToString(rnd[:]), nil
+}
+
+// QuerySpec runs `rpmspec ARGS SPEC` in the sandbox, on the rootfs alone,
+// as the unprivileged build user with no network: the spec's directory is
+// bound read-only at /builddir/input, and whatever the spec's macros run
+// (%(...), %{lua:...}) runs there, writing at most to the scratch overlay
+// that is thrown away. One sandbox start per query: unshare, an overlay
+// mount and bubblewrap, a fraction of a second.
+func (s *Sandbox) QuerySpec(ctx context.Context, spec string, args []string, logDir string) ([]byte, error) {
+	if err := s.Prepare(ctx); err != nil {
+		return nil, err
+	}
+	id, err := randomID("query")
+	if err != nil {
+		return nil, fmt.Errorf("query spec %s: %w", spec, err)
+	}
+	sc, err := s.newScratch(id)
+	if err != nil {
+		return nil, err
+	}
+	defer sc.remove()
+	sc.inputSrc = filepath.Dir(spec)
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return nil, fmt.Errorf("query spec %s: %w", spec, err)
+	}
+	argv := append(append([]string{"rpmspec"}, args...), sbInput+"/"+filepath.Base(spec))
+	var out bytes.Buffer
+	if err := s.run(ctx, "sandbox rpmspec query of "+filepath.Base(spec), sc, false, 0, id, argv, filepath.Join(logDir, "rpmspec.log"), &out); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
 
 // stageSources copies the spec and its files into dir; two inputs with one

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -432,5 +433,61 @@ func BenchmarkSandboxBuildHello(b *testing.B) {
 		if _, err := sb.Build(context.Background(), job); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestSandboxQuerySpec: rpmspec runs in the sandbox, as the build user:
+// a spec whose macros write files (shell and Lua) and report who they run
+// as still answers its query, and nothing of it reaches the host.
+func TestSandboxQuerySpec(t *testing.T) {
+	b := newTestSandbox(t)
+	dir := t.TempDir()
+	shellProbe := filepath.Join(os.TempDir(), fmt.Sprintf("bundle-query-shell-%d", os.Getpid()))
+	luaProbe := filepath.Join(os.TempDir(), fmt.Sprintf("bundle-query-lua-%d", os.Getpid()))
+	uidDir := t.TempDir() // exists on the host only
+	for _, p := range []string{shellProbe, luaProbe} {
+		os.Remove(p)
+		t.Cleanup(func() { os.Remove(p) })
+	}
+	spec := fmt.Sprintf(`%%global who %%(id -u; touch %s %s/x)
+%%{lua: local f = io.open(%q, "w"); if f then f:write("x"); f:close() end}
+Name: queryprobe
+Version: 1.0
+Release: 1
+Summary: probe
+License: MIT
+BuildArch: noarch
+Provides: ran-as-%%{who}
+%%description
+probe
+%%package extra
+Summary: extra
+%%description extra
+extra
+%%files
+%%files extra
+`, shellProbe, uidDir, luaProbe)
+	path := filepath.Join(dir, "queryprobe.spec")
+	if err := os.WriteFile(path, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := b.QuerySpec(context.Background(), path, []string{"-q", "--provides"}, filepath.Join(dir, "logs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid := "0"
+	if b.privileged {
+		uid = strconv.Itoa(buildUID)
+	}
+	if got := string(out); !strings.Contains(got, "ran-as-"+uid+"\n") || !strings.Contains(got, "queryprobe = 1.0-1") {
+		t.Errorf("query output %q lacks ran-as-%s and the package's own provide", got, uid)
+	}
+	for _, p := range []string{shellProbe, luaProbe, filepath.Join(uidDir, "x")} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("the spec's macros wrote %s on the host", p)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "logs", "rpmspec.log")); err != nil {
+		t.Errorf("no query log: %v", err)
 	}
 }

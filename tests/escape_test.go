@@ -57,6 +57,63 @@ A package of the hostile-input tests.
 `, preamble, name, install, files)
 }
 
+// probePath is a host path that must never appear.
+func probePath(t *testing.T, what string) string {
+	t.Helper()
+	p := filepath.Join(os.TempDir(), fmt.Sprintf("bundle-hostile-%s-%d", what, os.Getpid()))
+	os.Remove(p)
+	t.Cleanup(func() { os.Remove(p) })
+	return p
+}
+
+// TestSpecMacrosNeverRunOnHost: a spec whose macros run shell (%(...)) and
+// Lua when it is parsed. `bundle plan` and `bundle build` parse it (SRPM,
+// provides, build) but only inside the sandbox: the files those macros
+// write must not appear on the host.
+func TestSpecMacrosNeverRunOnHost(t *testing.T) {
+	needSandbox(t)
+	dir := t.TempDir()
+	shellProbe, luaProbe := probePath(t, "shell"), probePath(t, "lua")
+	preamble := fmt.Sprintf("%%global shellprobe %%(touch %s; echo 1)\n%%{lua: local f = io.open(%q, \"w\"); if f then f:write(\"x\"); f:close() end}",
+		shellProbe, luaProbe)
+	recipe := hostileRecipe(t, dir, [][2]string{
+		{"macroprobe", hostileSpec("macroprobe", preamble, "mkdir -p %{buildroot}/usr/share/macroprobe\necho %{shellprobe} > %{buildroot}/usr/share/macroprobe/x", "/usr/share/macroprobe")},
+	})
+	work := filepath.Join(dir, "work")
+	env := []string{"BUNDLE_CACHE=" + buildCache(t)}
+	mustRun(t, env, "plan", "--workdir", work, recipe)
+	for _, p := range []string{shellProbe, luaProbe} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Fatalf("bundle plan ran the spec's macros on the host: %s exists", p)
+		}
+	}
+	mustRun(t, env, "build", "--workdir", work, "--no-assemble", recipe)
+	for _, p := range []string{shellProbe, luaProbe} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Fatalf("bundle build ran the spec's macros on the host: %s exists", p)
+		}
+	}
+
+	// The same spec inside a source RPM given as is: its spec is read
+	// from the payload and queried in the sandbox too.
+	// The source RPM the build made (in the sandbox) from the spec.
+	srpms, _ := filepath.Glob(filepath.Join(work, "srpms", "macroprobe", "*", "*.src.rpm"))
+	if len(srpms) != 1 {
+		t.Fatalf("want the one prepared source RPM of macroprobe, found %v", srpms)
+	}
+	srpm := srpms[0]
+	srpmRecipe := filepath.Join(dir, "srpm.yaml")
+	if err := os.WriteFile(srpmRecipe, []byte("name: hostile\nversion: \"1\"\nplatform: debian12-x86_64\npackages:\n  - name: macroprobe\n    srpm:\n      path: "+srpm+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, env, "plan", "--workdir", filepath.Join(dir, "work-srpm"), srpmRecipe)
+	for _, p := range []string{shellProbe, luaProbe} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Fatalf("bundle plan of a source RPM ran its spec's macros on the host: %s exists", p)
+		}
+	}
+}
+
 // TestHostileLayerSymlink: a package ships /usr/sbin as a symlink to a host
 // directory plus a file under /sbin; a later package BuildRequires it. The
 // sandbox's rootfs has sbin -> usr/sbin, so merging the layer naively

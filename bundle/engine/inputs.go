@@ -113,9 +113,10 @@ func (e *Engine) prepareInputs(ctx context.Context, p *recipes.Package, s recipe
 	}
 
 	// The key of the prepared SRPM: every byte that goes into it, and the
-	// build root that makes it (its dist tag ends up in the name).
+	// build root that makes it (its dist tag ends up in the name) and
+	// predicts its Provides (version 3: rpmspec in the build root).
 	h := sha256.New()
-	fmt.Fprintf(h, "bundle-srpm/2\x00%s\x00%s\x00%s\x00", p.Name, e.platform.Digest(), e.builder.Digest())
+	fmt.Fprintf(h, "bundle-srpm/3\x00%s\x00%s\x00%s\x00", p.Name, e.platform.Digest(), e.builder.Digest())
 	fmt.Fprintf(h, "srpm=%s\x00spec=%x\x00", srpm.sha, sha256.Sum256(spec))
 	for _, f := range files {
 		fmt.Fprintf(h, "source=%s:%s\x00", f.name, f.sha)
@@ -177,7 +178,7 @@ func (e *Engine) prepareInputs(ctx context.Context, p *recipes.Package, s recipe
 			return nil, err
 		}
 		prep.SRPM = srpm.name
-		if specPath, err = plan.SRPMSpec(ctx, e.run, srpm.path, in); err != nil {
+		if specPath, err = plan.SRPMSpec(ctx, srpm.path, in); err != nil {
 			return nil, err
 		}
 	default:
@@ -244,7 +245,12 @@ func (e *Engine) prepareInputs(ctx context.Context, p *recipes.Package, s recipe
 	if prep.BuildRequires, err = plan.SRPMBuildRequires(filepath.Join(tmp, prep.SRPM)); err != nil {
 		return nil, err
 	}
-	if prep.Provides, err = plan.SpecProvides(ctx, e.run, specPath, specDefines(s)); err != nil {
+	// rpmspec expands the spec's macros, which can run anything: it runs
+	// in the builder's build root, never on the host.
+	query := func(ctx context.Context, spec string, args []string) ([]byte, error) {
+		return e.builder.QuerySpec(ctx, spec, args, logDir)
+	}
+	if prep.Provides, err = plan.SpecProvides(ctx, query, specPath, specDefines(s)); err != nil {
 		return nil, err
 	}
 	// Publish: SRPM and meta.json into dir, atomically.

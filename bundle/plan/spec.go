@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	"github.com/bundle-dev/bundle/bundle/rpm"
-	"github.com/bundle-dev/bundle/bundle/runner"
 )
 
 // specQueryFormat prints, per binary package the spec builds, a
@@ -47,24 +46,26 @@ func absSpec(spec string) (string, error) {
 	return abs, nil
 }
 
+// Querier runs `rpmspec ARGS SPEC` and returns its standard output. Parsing
+// a spec expands its macros, and %(...) or %{lua:...} run whatever the spec
+// says, so a Querier runs rpmspec where nothing of the spec reaches the
+// host: mockrun's builders run it in their build root's sandbox
+// (Builder.QuerySpec), as the unprivileged build user with no network.
+// spec is an absolute path; its directory is what the query can see.
+type Querier func(ctx context.Context, spec string, args []string) ([]byte, error)
+
 // SpecProvides predicts the Provides of the binary packages spec builds
 // (only subpackages with a %files section, rpmspec --builtrpms), with
 // defines (macro name → value) set: every "provide" rpmspec reports plus
 // each subpackage's own "NAME = [EPOCH:]VERSION-RELEASE", deduplicated in
-// first-seen order. The spec is parsed by the host's rpmspec through r:
-// macros the host lacks (e.g. distribution python macros) may change the
-// answer, so pass a Runner that runs inside the build root when that
-// matters.
-func SpecProvides(ctx context.Context, r runner.Runner, spec string, defines map[string]string) ([]rpm.Dep, error) {
+// first-seen order. The spec is parsed by rpmspec through q, in the build
+// root, so the build root's macros give the answer the build will.
+func SpecProvides(ctx context.Context, q Querier, spec string, defines map[string]string) ([]rpm.Dep, error) {
 	abs, err := absSpec(spec)
 	if err != nil {
 		return nil, err
 	}
-	out, err := runner.Output(ctx, r, runner.Cmd{
-		Name: "rpmspec",
-		Args: rpmspecArgs(defines, "--builtrpms", "--qf", specQueryFormat, abs),
-		Dir:  filepath.Dir(abs),
-	})
+	out, err := q(ctx, abs, rpmspecArgs(defines, "--builtrpms", "--qf", specQueryFormat))
 	if err != nil {
 		return nil, fmt.Errorf("predict provides of %s: %w", spec, err)
 	}
@@ -118,18 +119,15 @@ func parseSpecQuery(out []byte) ([]rpm.Dep, error) {
 }
 
 // SpecBuildRequires returns the static BuildRequires of spec (rpmspec -q
-// --buildrequires, with defines set), rpmlib() requirements left out.
+// --buildrequires through q, with defines set), rpmlib() requirements left
+// out.
 // Dynamic ones (%generate_buildrequires) are only known in the build root.
-func SpecBuildRequires(ctx context.Context, r runner.Runner, spec string, defines map[string]string) ([]rpm.Dep, error) {
+func SpecBuildRequires(ctx context.Context, q Querier, spec string, defines map[string]string) ([]rpm.Dep, error) {
 	abs, err := absSpec(spec)
 	if err != nil {
 		return nil, err
 	}
-	out, err := runner.Output(ctx, r, runner.Cmd{
-		Name: "rpmspec",
-		Args: rpmspecArgs(defines, "--buildrequires", abs),
-		Dir:  filepath.Dir(abs),
-	})
+	out, err := q(ctx, abs, rpmspecArgs(defines, "--buildrequires"))
 	if err != nil {
 		return nil, fmt.Errorf("read BuildRequires of %s: %w", spec, err)
 	}
@@ -159,76 +157,88 @@ func SRPMBuildRequires(path string) ([]rpm.Dep, error) {
 	return dropRpmlib(slices.Clone(pkg.Requires)), nil
 }
 
-// SRPMSpec extracts the .spec file of the source RPM path into dir (which
-// must exist) and returns its path. The payload is unpacked by rpm2cpio |
-// cpio through r into a private temporary directory inside dir; only a
-// single regular top-level *.spec is accepted, and it is renamed into
-// place, so dir never holds a partial file nor anything else from the
-// archive.
-func SRPMSpec(ctx context.Context, r runner.Runner, path, dir string) (string, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return "", fmt.Errorf("extract spec of %s: %w", path, err)
-	}
-	if _, err := os.Stat(abs); err != nil {
-		return "", fmt.Errorf("extract spec of %s: %w", path, err)
-	}
-	tmp, err := os.MkdirTemp(dir, ".srpm-spec-")
-	if err != nil {
-		return "", fmt.Errorf("extract spec of %s: %w", path, err)
-	}
-	defer os.RemoveAll(tmp)
+// maxSpecSize bounds a spec file read from a source RPM.
+const maxSpecSize = 16 << 20
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		_, err := r.Run(ctx, runner.Cmd{Name: "rpm2cpio", Args: []string{abs}, Stdout: pw})
-		pw.CloseWithError(err)
-		done <- err
-	}()
-	_, cpioErr := r.Run(ctx, runner.Cmd{
-		Name:  "cpio",
-		Args:  []string{"-i", "--quiet", "--make-directories", "--no-absolute-filenames", "*.spec"},
-		Dir:   tmp,
-		Stdin: pr,
-	})
-	if cpioErr == nil {
-		// cpio stops at the trailer; let rpm2cpio finish writing the
-		// padding instead of failing it with a broken pipe.
-		_, _ = io.Copy(io.Discard, pr)
-	} else {
-		cancel()
-		pr.CloseWithError(errors.New("cpio exited"))
-	}
-	rpmErr := <-done
-	if rpmErr != nil {
-		return "", fmt.Errorf("extract spec of %s: %w", path, rpmErr)
-	}
-	if cpioErr != nil {
-		return "", fmt.Errorf("extract spec of %s: %w", path, cpioErr)
-	}
-	ents, err := os.ReadDir(tmp)
+// SRPMSpec extracts the .spec file of the source RPM path into dir (which
+// must exist) and returns its path. The payload is read by bundle's own RPM
+// and cpio readers, never by a host tool, and fully verified (sizes and
+// digests) before anything is written; only a single regular top-level
+// *.spec is accepted, and it is written to a temporary name and renamed
+// into place, so dir never holds a partial file nor anything else from the
+// archive.
+func SRPMSpec(ctx context.Context, path, dir string) (string, error) {
+	name, data, err := readSRPMSpec(ctx, path)
 	if err != nil {
 		return "", fmt.Errorf("extract spec of %s: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(dir, ".srpm-spec-*")
+	if err != nil {
+		return "", fmt.Errorf("extract spec of %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("extract spec of %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("extract spec of %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", fmt.Errorf("extract spec of %s: %w", path, err)
+	}
+	final := filepath.Join(dir, name)
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return "", fmt.Errorf("extract spec of %s: %w", path, err)
+	}
+	return final, nil
+}
+
+// readSRPMSpec returns the name and bytes of the single top-level spec of
+// a source RPM, after reading the whole payload (which verifies it).
+func readSRPMSpec(ctx context.Context, path string) (string, []byte, error) {
+	pkg, pl, err := rpm.Open(path)
+	if err != nil {
+		return "", nil, err
+	}
+	defer pl.Close()
+	if !pkg.IsSource {
+		return "", nil, fmt.Errorf("%s is a binary package, not a source RPM", pkg.Name)
 	}
 	var specs []string
-	for _, e := range ents {
-		if strings.HasSuffix(e.Name(), ".spec") && e.Type().IsRegular() {
-			specs = append(specs, e.Name())
+	var data []byte
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", nil, err
+		}
+		e, err := pl.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		dir, name := filepath.Split(e.Path)
+		if dir != "/" || !strings.HasSuffix(name, ".spec") || !e.FileMode().IsRegular() {
+			continue
+		}
+		specs = append(specs, name)
+		if len(specs) > 1 {
+			continue
+		}
+		if e.DataSize > maxSpecSize {
+			return "", nil, fmt.Errorf("spec %s is %d bytes, more than the %d a spec may have", name, e.DataSize, maxSpecSize)
+		}
+		if data, err = io.ReadAll(io.LimitReader(pl, maxSpecSize+1)); err != nil {
+			return "", nil, err
 		}
 	}
 	switch len(specs) {
 	case 0:
-		return "", fmt.Errorf("extract spec of %s: the source RPM holds no top-level .spec file", path)
+		return "", nil, errors.New("the source RPM holds no top-level .spec file")
 	case 1:
-	default:
-		return "", fmt.Errorf("extract spec of %s: the source RPM holds several spec files (%s); unpack it and give the spec explicitly", path, strings.Join(specs, ", "))
+		return specs[0], data, nil
 	}
-	final := filepath.Join(dir, specs[0])
-	if err := os.Rename(filepath.Join(tmp, specs[0]), final); err != nil {
-		return "", fmt.Errorf("extract spec of %s: %w", path, err)
-	}
-	return final, nil
+	return "", nil, fmt.Errorf("the source RPM holds several spec files (%s); unpack it and give the spec explicitly", strings.Join(specs, ", "))
 }
