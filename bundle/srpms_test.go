@@ -1,21 +1,19 @@
 package bundle
 
 import (
-	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/bundle-dev/bundle/bundle/rpm"
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
 
 // hello-1.0-1.src.rpm of rpm's test suite: its spec and one source,
 // digests as `rpm -qp --qf '[%{FILENAMES} %{FILEDIGESTS}\n]'` prints them.
 func TestSourceFilesOfFixture(t *testing.T) {
 	path := filepath.Join("..", "..", "shared", "fixtures", "rpm-testsuite", "hello-1.0-1.src.rpm")
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("fixture %s: %v", path, err)
-	}
+	testenv.Exists(t, path)
 	p, err := rpm.ReadPackageFile(path)
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
 
 var (
@@ -38,9 +40,7 @@ func repoRoot(t testing.TB) string {
 func fixtures(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join(repoRoot(t), "..", "shared", "fixtures")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("fixtures not found at %s", dir)
-	}
+	testenv.Exists(t, dir)
 	return dir
 }
 
@@ -70,14 +70,7 @@ func bundleBin(t testing.TB) string {
 // need skips (or, in CI with BUNDLE_REQUIRE_TOOLS=1, fails) without a tool.
 func need(t testing.TB, tools ...string) {
 	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("BUNDLE_REQUIRE_TOOLS") == "1" {
-				t.Fatalf("%s is required (BUNDLE_REQUIRE_TOOLS=1) but not on PATH", tool)
-			}
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	testenv.Tools(t, tools...)
 }
 
 type result struct {

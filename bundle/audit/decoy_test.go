@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/bundle-dev/bundle/bundle/relocate/elfdeps/elftest"
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
 
 // TestDecoyIsLoadedAndFails builds a program against a real library without
@@ -39,9 +40,7 @@ func TestDecoyIsLoadedAndFails(t *testing.T) {
 		t.Fatalf("exe with the real library: %v %q", err, out)
 	}
 	ldso := "/lib64/ld-linux-x86-64.so.2"
-	if _, err := os.Stat(ldso); err != nil {
-		t.Skip("no x86_64 loader")
-	}
+	testenv.Exists(t, ldso)
 	cmd = exec.Command(ldso, "--list", exe)
 	cmd.Env = []string{"LD_LIBRARY_PATH=" + decoys}
 	out, err = cmd.CombinedOutput()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bundle-dev/bundle/bundle/runner"
 	"github.com/bundle-dev/bundle/bundle/schedule"
+	"github.com/bundle-dev/bundle/bundle/testenv"
 	"github.com/bundle-dev/bundle/mockrun"
 	"github.com/bundle-dev/bundle/platforms"
 	"github.com/bundle-dev/bundle/recipes"
@@ -311,11 +312,7 @@ func TestEngineBuild(t *testing.T) {
 // (every SRPM found prepared), plan, resume every node from the state,
 // collect the outputs. The budget is 2 s.
 func BenchmarkNoopRebuild(b *testing.B) {
-	for _, tool := range []string{"rpmbuild", "rpmspec", "createrepo_c"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			b.Skipf("%s not installed", tool)
-		}
-	}
+	testenv.Tools(b, "rpmbuild", "rpmspec", "createrepo_c")
 	t := b
 	dir := b.TempDir()
 	writeSpec(t, dir, "alpha", "")

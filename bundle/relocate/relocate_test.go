@@ -19,6 +19,7 @@ import (
 	"github.com/bundle-dev/bundle/bundle/relocate/elfdeps"
 	"github.com/bundle-dev/bundle/bundle/relocate/elfdeps/elftest"
 	"github.com/bundle-dev/bundle/bundle/runner"
+	"github.com/bundle-dev/bundle/bundle/testenv"
 	"github.com/bundle-dev/bundle/platforms"
 )
 
@@ -71,9 +72,7 @@ func relocateSample(t *testing.T, o elftest.SampleOptions, python string) (strin
 	elftest.Sample(t, root, o)
 	if python != "" {
 		hostPy := "/usr/bin/python3"
-		if _, err := os.Stat(hostPy); err != nil {
-			t.Skip("no /usr/bin/python3 to byte-compile with")
-		}
+		testenv.Exists(t, hostPy)
 		os.WriteFile(filepath.Join(root, "usr/bin/hostpython"), []byte("#!/bin/sh\nexec "+hostPy+" \"$@\"\n"), 0o755)
 		// pip compiles what it installs where it installs it: the pyc
 		// names the staging tree.
@@ -234,9 +233,7 @@ func TestRelocateIsIdempotent(t *testing.T) {
 
 func TestRelocateWithoutPythonRemovesStalePyc(t *testing.T) {
 	elftest.RequireTools(t, "gcc", "patchelf")
-	if _, err := os.Stat("/usr/bin/python3"); err != nil {
-		t.Skip("no /usr/bin/python3 to make pyc files with")
-	}
+	testenv.Exists(t, "/usr/bin/python3")
 	root := filepath.Join(t.TempDir(), "TOP")
 	elftest.Sample(t, root, elftest.SampleOptions{})
 	os.MkdirAll(filepath.Join(root, "usr/lib/python3.11/site-packages/pkg"), 0o755)

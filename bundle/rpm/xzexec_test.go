@@ -6,6 +6,8 @@ import (
 	"io"
 	"path/filepath"
 	"testing"
+
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
 
 // payloadDigest reads every entry of path's payload and hashes names and data.
@@ -36,12 +38,12 @@ func payloadDigest(t *testing.T, path string) string {
 // The xz(1) decoder and the pure-Go one give the same payloads.
 func TestExternalXZMatchesGo(t *testing.T) {
 	if xzProgram() == "" {
-		t.Skip("xz not installed")
+		testenv.Skipf(t, "xz not installed")
 	}
 	xzs, _ := filepath.Glob("../../../shared/fixtures/createrepo-testsuite/*.x86_64.rpm")
 	xzs = append(xzs, "../../../shared/fixtures/rpm-testsuite/capstest-1.0-1.noarch.rpm")
 	if len(xzs) < 5 {
-		t.Skip("fixtures not found")
+		testenv.Skipf(t, "fixtures not found (%d xz packages)", len(xzs))
 	}
 	defer func(v bool) { ExternalXZ = v }(ExternalXZ)
 	for _, path := range xzs {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
 
 // GNU tar and bsdtar list and extract every compression, and the extracted
@@ -25,7 +27,7 @@ func TestExternalTarsReadIt(t *testing.T) {
 				}
 				if tool.name == "gnu" {
 					if out, _ := exec.Command(bin, "--version").Output(); !bytes.Contains(out, []byte("GNU tar")) {
-						t.Skipf("%s is not GNU tar", bin)
+						testenv.Skipf(t, "%s is not GNU tar", bin)
 					}
 				}
 				list, err := exec.Command(bin, "-tvf", res.Path).CombinedOutput()

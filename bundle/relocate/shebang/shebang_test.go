@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/bundle-dev/bundle/bundle/relocate/elfdeps/elftest"
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
 
 func TestParse(t *testing.T) {
@@ -120,13 +121,7 @@ func TestLaunchersRun(t *testing.T) {
 	for _, l := range langs {
 		t.Run(l.name, func(t *testing.T) {
 			elftest.RequireTools(t, "readlink", "dirname")
-			host, err := exec.LookPath(l.host)
-			if err != nil {
-				if l.host == "tclsh" || l.host == "zsh" {
-					elftest.RequireTools(t, l.host)
-				}
-				t.Skipf("%s: %v", l.host, err)
-			}
+			host := testenv.LookPath(t, l.host)
 			top := filepath.Join(t.TempDir(), "TOP")
 			bin := filepath.Join(top, "usr/bin")
 			libexec := filepath.Join(top, "usr/libexec/tool")
