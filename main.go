@@ -126,6 +126,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 					&cli.BoolFlag{Name: "no-assemble", Usage: "stop after the builds: fill the local repo only"},
 					&cli.BoolFlag{Name: "no-test", Usage: "do not run `bundle test` on the new bundle"},
 					&cli.StringFlag{Name: "test-root", Usage: "also run the bundle's checks inside this root filesystem `DIR` (or debian:SUITE)"},
+					&cli.StringFlag{Name: "notify", Usage: "at the end, success or failure, run `CMD` (sh -c) with the run's JSON summary on stdin"},
 					jsonFlag),
 				Action: func(ctx context.Context, c *cli.Command) error {
 					r, err := loadRecipe(c, 1)
@@ -142,7 +143,9 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 						return err
 					}
 					o.NoAssemble, o.NoTest, o.TestRootFS = c.Bool("no-assemble"), c.Bool("no-test"), c.String("test-root")
+					done := notifyBuild(ctx, c.String("notify"), o)
 					res, err := bundle.Build(ctx, o)
+					err = done(res, err)
 					return bundle.PrintBuild(stdout, res, err, c.Bool("json"))
 				},
 			},

@@ -280,13 +280,13 @@ func marshal(doc document) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// ToolVersion is the running binary's module version ("(devel)" when it
+// ToolVersion is the running binary's module version ("devel" when it
 // was not built from a tagged module).
 func ToolVersion() string {
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
+		return strings.Trim(bi.Main.Version, "()")
 	}
-	return "(devel)"
+	return "devel"
 }
 
 type generator struct {
