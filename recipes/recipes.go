@@ -47,6 +47,15 @@ const (
 	PatchP1   = "p1"
 )
 
+// Executors are the values build.executor accepts ("" is local).
+var Executors = []string{"local", "slurm"}
+
+// SlurmReserved are the sbatch options the slurm executor sets itself,
+// which build.slurm.extra-args must not give.
+var SlurmReserved = []string{"--parsable", "--job-name", "-J", "--cpus-per-task", "-c", "--mem", "--mem-per-cpu",
+	"--dependency", "-d", "--kill-on-invalid-dep", "--output", "-o", "--error", "-e", "--open-mode", "--chdir", "-D",
+	"--wrap", "--hold", "-H", "--comment", "--partition", "-p", "--account", "-A", "--qos", "-q", "--time", "-t"}
+
 // PatchModes are the values Patch.Mode accepts.
 var PatchModes = []string{PatchSpec, PatchP1}
 

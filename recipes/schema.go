@@ -24,6 +24,7 @@ var required = map[string][]string{
 // enums lists the values a "Type.Field" accepts.
 var enums = map[string][]string{
 	"Output.Compression": Compressions,
+	"Build.Executor":     Executors,
 	"Patch.Mode":         PatchModes,
 }
 

@@ -197,6 +197,33 @@ type Build struct {
 	Jobs int `yaml:"jobs" json:"jobs,omitempty"`
 	// CPUs is how many CPUs all builds together may use; 0 means all.
 	CPUs int `yaml:"cpus" json:"cpus,omitempty"`
+	// Executor runs the builds: "local" (the default) on this machine, or
+	// "slurm": each package that misses the build cache becomes one Slurm
+	// job running bundle on a node of the cluster (see build.slurm). The
+	// --executor flag overrides it.
+	Executor string `yaml:"executor" json:"executor,omitempty"`
+	// Slurm says where the slurm executor submits its jobs.
+	Slurm *Slurm `yaml:"slurm" json:"slurm,omitempty"`
+}
+
+// Slurm configures the jobs of the slurm executor. Each job asks for its
+// package's jobs as CPUs (--cpus-per-task) and its memory (--mem).
+type Slurm struct {
+	// Partition is sbatch's --partition (default: the cluster's default
+	// partition). The --slurm-partition flag overrides it.
+	Partition string `yaml:"partition" json:"partition,omitempty"`
+	// Account is sbatch's --account, charged for the jobs. The
+	// --slurm-account flag overrides it.
+	Account string `yaml:"account" json:"account,omitempty"`
+	// QOS is sbatch's --qos.
+	QOS string `yaml:"qos" json:"qos,omitempty"`
+	// Time is each job's time limit, sbatch's --time: MINUTES,
+	// HOURS:MINUTES:SECONDS, DAYS-HOURS[:MINUTES[:SECONDS]] or UNLIMITED.
+	Time string `yaml:"time" json:"time,omitempty"`
+	// ExtraArgs are further sbatch options, e.g. ["--constraint=avx2"];
+	// the options bundle sets itself (job name, dependencies, output,
+	// CPUs, memory, the command) are refused.
+	ExtraArgs []string `yaml:"extra-args" json:"extra-args,omitempty"`
 }
 
 // Closure configures the dependency closure: which binary packages beyond

@@ -478,7 +478,37 @@ func (c *checker) build() {
 	if b.CPUs < 0 {
 		c.add("build.cpus", "must not be negative, got %d", b.CPUs)
 	}
+	if b.Executor != "" && !slices.Contains(Executors, b.Executor) {
+		c.add("build.executor", "%q is not an executor (%s)", b.Executor, strings.Join(Executors, ", "))
+	}
+	if s := b.Slurm; s != nil {
+		for _, f := range []struct{ name, v string }{{"partition", s.Partition}, {"account", s.Account}, {"qos", s.QOS}} {
+			if f.v != "" && !slurmNameRE.MatchString(f.v) {
+				c.add("build.slurm."+f.name, "%q is not a Slurm name (letters, digits, . _ - and , between names)", f.v)
+			}
+		}
+		if s.Time != "" && !slurmTimeRE.MatchString(s.Time) {
+			c.add("build.slurm.time", "%q is not a Slurm time limit (MINUTES, HOURS:MINUTES:SECONDS, DAYS-HOURS[:MINUTES[:SECONDS]] or UNLIMITED)", s.Time)
+		}
+		for i, a := range s.ExtraArgs {
+			opt, _, _ := strings.Cut(a, "=")
+			if len(opt) > 2 && opt[1] != '-' {
+				opt = opt[:2] // -c4
+			}
+			switch {
+			case !strings.HasPrefix(a, "-") || strings.ContainsAny(a, "\n\x00"):
+				c.add(indexPath("build.slurm.extra-args", i), "%q is not an sbatch option (--name or --name=value)", a)
+			case slices.Contains(SlurmReserved, opt):
+				c.add(indexPath("build.slurm.extra-args", i), "%q: bundle sets %s itself (use the fields of build.slurm or the package's jobs and memory)", a, opt)
+			}
+		}
+	}
 }
+
+var (
+	slurmNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*$`)
+	slurmTimeRE = regexp.MustCompile(`^([0-9]+(:[0-9]{1,2}){0,2}|[0-9]+-[0-9]+(:[0-9]{1,2}){0,2}|UNLIMITED|INFINITE)$`)
+)
 
 func (c *checker) closure() {
 	cl := c.r.Closure
