@@ -12,10 +12,11 @@ export SOURCE_DATE_EPOCH ?= 1767225600
 
 # Debian 12 packages bundle drives (rpm tools, createrepo_c, the sandbox
 # builder's mmdebstrap and bubblewrap, patchelf) and what the tests compare
-# with or run (bsdtar, cpio, dnf, shells, tclsh, python3-venv; chromium loads the build report).
+# with or run (bsdtar, cpio, dnf, shells, tclsh, python3-venv; chromium loads the build report;
+# slurm-wlm and munge make the single-node Slurm cluster of the slurm executor's tests).
 APT_PACKAGES := rpm createrepo-c cpio libarchive-tools tar pigz zstd xz-utils bzip2 \
 	patchelf dnf mmdebstrap bubblewrap uidmap procps python3 python3-venv tcl zsh dash dpkg-dev \
-	gcc libc6-dev make ca-certificates git chromium
+	gcc libc6-dev make ca-certificates git chromium slurm-wlm munge
 
 # The Debian source packages holding the upstream tarballs of the default
 # recipe, for machines that cannot reach the upstream sites.

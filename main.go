@@ -120,7 +120,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 				Usage:        "plan → builds → local repo → assemble → test: the whole pipeline on a recipe (default: the embedded reference recipe)",
 				ArgsUsage:    "[RECIPE]",
 				OnUsageError: onUsageError,
-				Flags: append(append(buildFlags(), limitFlags()...),
+				Flags: append(append(append(buildFlags(), limitFlags()...), executorFlags()...),
 					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `DIR` (default: the recipe's output.dir)"},
 					&cli.StringFlag{Name: "mtime", Usage: "clamp mtimes to `TIME` (unix seconds or RFC 3339; default SOURCE_DATE_EPOCH, else the newest package build time)"},
 					&cli.BoolFlag{Name: "no-assemble", Usage: "stop after the builds: fill the local repo only"},
@@ -154,7 +154,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 				Usage:        "build one package of a recipe (and what it needs) into the local repo",
 				ArgsUsage:    "RECIPE NAME...",
 				OnUsageError: onUsageError,
-				Flags:        append(buildFlags(), jsonFlag),
+				Flags:        append(append(buildFlags(), executorFlags()...), jsonFlag),
 				Action: func(ctx context.Context, c *cli.Command) error {
 					if c.Args().Len() < 2 {
 						return usagef("build-package: give a recipe and at least one package name")
@@ -169,6 +169,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 					return bundle.PrintBuild(stdout, res, err, c.Bool("json"))
 				},
 			},
+			buildJobCommand(),
 			{
 				Name:         "lock",
 				Usage:        "resolve the recipe's pip requirements with the bundle's own Python into its lock (exact versions, sha256)",
@@ -585,6 +586,7 @@ func buildOptions(c *cli.Command, r *recipes.Recipe, stderr io.Writer) bundle.Bu
 		Recipe: r, WorkDir: c.String("workdir"), CacheDir: c.String("cache-dir"), Offline: c.Bool("offline"),
 		Workers: int(c.Int("jobs")), CPUs: int(c.Int("cpus")), FailFast: c.Bool("fail-fast"),
 		Logger: slog.Default(), Progress: progressView(stderr),
+		Executor: c.String("executor"), SlurmPartition: c.String("slurm-partition"), SlurmAccount: c.String("slurm-account"),
 	}
 }
 

@@ -41,6 +41,11 @@ type BuildOptions struct {
 	MaxBytes int64
 	Logger   *slog.Logger
 	Progress func(schedule.Event)
+	// Executor ("local" or "slurm") and the Slurm partition and account
+	// override the recipe's build.executor and build.slurm.
+	Executor       string
+	SlurmPartition string
+	SlurmAccount   string
 }
 
 // BuildResult is what `bundle build` made.
@@ -70,6 +75,7 @@ func Build(ctx context.Context, o BuildOptions) (*BuildResult, error) {
 	eng, err := engine.New(engine.Options{
 		Recipe: r, WorkDir: o.WorkDir, CacheDir: o.CacheDir, Offline: o.Offline,
 		Workers: o.Workers, CPUs: o.CPUs, FailFast: o.FailFast, Logger: log, Progress: o.Progress,
+		Executor: o.Executor, Slurm: recipes.Slurm{Partition: o.SlurmPartition, Account: o.SlurmAccount},
 	})
 	if err != nil {
 		return nil, err

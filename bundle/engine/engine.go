@@ -32,6 +32,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/bundle-dev/bundle/bundle/cache"
 	"github.com/bundle-dev/bundle/bundle/closure"
@@ -73,6 +74,17 @@ type Options struct {
 	Builder  mockrun.Builder
 	Logger   *slog.Logger
 	Progress func(schedule.Event)
+
+	// Executor runs the builds: ExecutorLocal or ExecutorSlurm; ""
+	// means the recipe's build.executor, else local.
+	Executor string
+	// Slurm's Partition and Account, when set, override the recipe's
+	// build.slurm ones.
+	Slurm recipes.Slurm
+	// Binary is the bundle executable the Slurm jobs run (default: this
+	// process's); Poll how often job states are read (default 2s).
+	Binary string
+	Poll   time.Duration
 }
 
 // Engine holds what a build of one recipe needs.
@@ -87,6 +99,7 @@ type Engine struct {
 	run      runner.Runner
 	log      *slog.Logger
 	workDir  string
+	cacheDir string
 
 	nodes map[string]*node // by package name, after Prepare
 	order []string         // package names in recipe order
@@ -147,24 +160,35 @@ func New(opts Options) (*Engine, error) {
 		}
 	}
 	e.sources = &sources.Cache{Dir: filepath.Join(cacheDir, "sources"), Offline: opts.Offline, Logger: e.log}
+	if err := e.open(cacheDir, e.workDir, e.recipe.Build.ExtraPackages); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// open sets up the build cache, the builder (its scratch space under
+// scratch) and the local repository.
+func (e *Engine) open(cacheDir, scratch string, extra []string) error {
+	e.cacheDir = cacheDir
 	e.store = &cache.Store{Dir: filepath.Join(cacheDir, "builds")}
-	e.builder = opts.Builder
+	e.builder = e.opts.Builder
+	var err error
 	if e.builder == nil {
 		e.builder, err = mockrun.New(mockrun.Options{
-			Platform: e.platform, WorkDir: e.workDir, CacheDir: cacheDir, Runner: e.run,
-			ExtraPackages: e.recipe.Build.ExtraPackages, Logger: e.log, Extract: extractInto,
+			Platform: e.platform, WorkDir: scratch, CacheDir: cacheDir, Runner: e.run,
+			ExtraPackages: extra, Logger: e.log, Extract: extractInto,
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
 	e.repo, err = localrepo.Open(filepath.Join(e.workDir, "repo"), e.run)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	e.repo.LogDir = filepath.Join(e.workDir, "logs")
 	e.repo.Logger = e.log
-	return e, nil
+	return nil
 }
 
 // extractInto is the builders' extractor: the assemble stage's safe one.
@@ -371,22 +395,28 @@ func (e *Engine) Build(ctx context.Context, only []string) (*Result, error) {
 		return nil, err
 	}
 	logs := filepath.Join(e.workDir, "logs")
-	sum, runErr := schedule.Run(ctx, p, schedule.Options{
+	opts := schedule.Options{
 		Workers:  e.workers(),
 		CPUs:     e.cpus(),
 		FailFast: e.opts.FailFast,
-		JobCPUs: func(pn *plan.Node) int {
-			if j := e.nodes[pn.Name].settings.Jobs; j > 0 {
-				return j
-			}
-			return max(1, e.cpus()/e.workers())
-		},
+		JobCPUs:  e.jobCPUs,
 		Key:      e.key,
 		Exec:     e.exec,
 		LogPath:  func(pn *plan.Node) string { return filepath.Join(logs, pn.Name, "build.log") },
 		State:    state,
 		Progress: e.opts.Progress,
-	})
+	}
+	switch x := e.executor(); x {
+	case ExecutorLocal:
+	case ExecutorSlurm:
+		if opts.Batch, err = e.slurmBatch(ctx, p); err != nil {
+			return nil, err
+		}
+		opts.LogPath = func(pn *plan.Node) string { return filepath.Join(logs, pn.Name, "job.log") }
+	default:
+		return nil, fmt.Errorf("executor %q: want %s or %s", x, ExecutorLocal, ExecutorSlurm)
+	}
+	sum, runErr := schedule.Run(ctx, p, opts)
 	res := &Result{Summary: sum}
 	if runErr != nil {
 		return res, runErr

@@ -85,28 +85,38 @@ func (e *Engine) producer(p *rpm.Package) string {
 	return ""
 }
 
-// exec builds a node, or takes its RPMs from the cache.
-func (e *Engine) exec(ctx context.Context, pn *plan.Node, cpus int) error {
-	n := e.nodes[pn.Name]
+// fromCache publishes a node's RPMs from the build cache when its key
+// hits, returning schedule.ErrCached; nil means the node must be built.
+// It also returns the node's key and the BuildRequires it resolved to.
+func (e *Engine) fromCache(ctx context.Context, pn *plan.Node) (key string, brs []string, err error) {
 	e.mu.Lock()
-	key, brs := e.keys[pn.Name], e.brs[pn.Name]
+	key, brs = e.keys[pn.Name], e.brs[pn.Name]
 	e.mu.Unlock()
 	if key == "" {
-		var err error
 		if key, err = e.key(ctx, pn); err != nil {
-			return err
+			return "", nil, err
 		}
 		e.mu.Lock()
 		brs = e.brs[pn.Name]
 		e.mu.Unlock()
 	}
 	if files, ok := e.store.Get(key); ok {
-		if err := e.publish(ctx, n, files); err != nil {
-			return err
+		if err := e.publish(ctx, e.nodes[pn.Name], files); err != nil {
+			return key, brs, err
 		}
 		e.log.Info("cached", "package", pn.Name, "key", short(key))
-		return schedule.ErrCached
+		return key, brs, schedule.ErrCached
 	}
+	return key, brs, nil
+}
+
+// exec builds a node, or takes its RPMs from the cache.
+func (e *Engine) exec(ctx context.Context, pn *plan.Node, cpus int) error {
+	key, brs, err := e.fromCache(ctx, pn)
+	if err != nil {
+		return err
+	}
+	n := e.nodes[pn.Name]
 	s := n.settings
 	job := mockrun.Job{
 		Name:          pn.Name,

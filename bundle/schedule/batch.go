@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,9 +21,10 @@ type Batch interface {
 	// Submit queues n's build, to start once the jobs after have all
 	// succeeded (none: at once), and returns the job's id.
 	Submit(ctx context.Context, n *plan.Node, after []string) (string, error)
-	// Poll reports the state of each job of ids; an id missing from the
-	// answer is a job the batch system no longer knows.
-	Poll(ctx context.Context, ids []string) (map[string]JobStatus, error)
+	// Poll reports the state of each job of jobs (job id → node name);
+	// an id missing from the answer is a job the batch system no longer
+	// knows.
+	Poll(ctx context.Context, jobs map[string]string) (map[string]JobStatus, error)
 	// Cancel cancels the jobs; finished or unknown ones are no error.
 	Cancel(ctx context.Context, ids []string) error
 }
@@ -39,6 +41,10 @@ type JobStatus struct {
 	Key string
 	// Err says why the job failed, with its log's tail.
 	Err string
+	// Started and Duration, of a final job, say when it ran (zero when
+	// unknown: the scheduler then uses when it saw it run).
+	Started  time.Time
+	Duration time.Duration
 }
 
 // BatchOptions configure a run on a batch system (Options.Batch).
@@ -108,21 +114,16 @@ func (br *batchRun) previous() map[int]JobStatus {
 	if br.opts.State == nil {
 		return nil
 	}
-	ids := map[string]int{}
+	ids, jobs := map[string]int{}, map[string]string{}
 	for k, nd := range br.nodes {
 		if e, ok := br.opts.State.Get(nd.Name); ok && e.JobID != "" && (e.State == Waiting || e.State == Building) {
-			ids[e.JobID] = k
+			ids[e.JobID], jobs[e.JobID] = k, nd.Name
 		}
 	}
 	if len(ids) == 0 {
 		return nil
 	}
-	list := make([]string, 0, len(ids))
-	for id := range ids {
-		list = append(list, id)
-	}
-	slices.Sort(list)
-	sts, err := br.b.Batch.Poll(br.ctx, list)
+	sts, err := br.b.Batch.Poll(br.ctx, jobs)
 	if err != nil {
 		slog.Warn("cannot read the jobs of the earlier run; their packages are submitted again", "err", err)
 		return nil
@@ -291,7 +292,10 @@ func (br *batchRun) update(k int, st JobStatus) {
 		br.final(k, Skipped, Entry{Error: "skipped: " + strings.Join(res.Cause, ", ") + " failed"})
 	default:
 		res.JobState = st.Native
-		if !res.Started.IsZero() {
+		switch {
+		case !st.Started.IsZero():
+			res.Started, res.Duration = st.Started, st.Duration
+		case !res.Started.IsZero():
 			res.Duration = time.Since(res.Started)
 		}
 		br.final(k, st.State, Entry{Key: st.Key, Error: st.Err, Started: res.Started, Duration: res.Duration})
@@ -376,12 +380,11 @@ func (br *batchRun) watch() {
 }
 
 func (br *batchRun) poll() error {
-	ids := make([]string, 0, len(br.live))
-	for _, id := range br.live {
-		ids = append(ids, id)
+	jobs := make(map[string]string, len(br.live))
+	for k, id := range br.live {
+		jobs[id] = br.nodes[k].Name
 	}
-	slices.Sort(ids)
-	sts, err := br.b.Batch.Poll(br.ctx, ids)
+	sts, err := br.b.Batch.Poll(br.ctx, jobs)
 	if err != nil {
 		return err
 	}
@@ -410,7 +413,9 @@ func (br *batchRun) cancelAll() {
 	for _, id := range br.live {
 		ids = append(ids, id)
 	}
-	slices.Sort(ids)
+	slices.SortFunc(ids, func(a, b string) int { // numerically
+		return cmp.Or(cmp.Compare(len(a), len(b)), strings.Compare(a, b))
+	})
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(br.ctx), time.Minute)
 	defer cancel()
 	err := br.b.Batch.Cancel(ctx, ids)
@@ -431,9 +436,9 @@ func (br *batchRun) cancelAll() {
 		updates[res.Name] = Entry{State: Waiting, Error: res.Error, Log: res.Log}
 	}
 	if err != nil {
-		slog.Error("jobs not cancelled", "jobs", ids, "err", err)
+		slog.Error("jobs not cancelled", "jobs", len(ids), "first", ids[0], "last", ids[len(ids)-1], "err", err)
 	} else {
-		slog.Info("cancelled the run's jobs", "jobs", ids)
+		slog.Info("cancelled the run's jobs", "jobs", len(ids), "first", ids[0], "last", ids[len(ids)-1])
 	}
 	br.save(updates)
 	clear(br.live)

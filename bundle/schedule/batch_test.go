@@ -86,14 +86,14 @@ func (f *fakeBatch) step() {
 	}
 }
 
-func (f *fakeBatch) Poll(_ context.Context, ids []string) (map[string]JobStatus, error) {
+func (f *fakeBatch) Poll(_ context.Context, jobs map[string]string) (map[string]JobStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.step()
 	out := map[string]JobStatus{}
-	for _, id := range ids {
+	for id, name := range jobs {
 		j, ok := f.jobs[id]
-		if !ok {
+		if !ok || j.name != name {
 			continue
 		}
 		st := JobStatus{Native: j.state}
@@ -298,7 +298,7 @@ func TestBatchResumesFinished(t *testing.T) {
 
 type flakyBatch struct{ *fakeBatch }
 
-func (flakyBatch) Poll(context.Context, []string) (map[string]JobStatus, error) {
+func (flakyBatch) Poll(context.Context, map[string]string) (map[string]JobStatus, error) {
 	return nil, errors.New("slurm_load_jobs error: Socket timed out")
 }
 

@@ -158,9 +158,18 @@ func nodeLine(e Event) string {
 		}
 	}
 	if e.JobID != "" {
-		fmt.Fprintf(&b, " [job %s %s]", e.JobID, e.JobState)
+		fmt.Fprintf(&b, " [job %s]", strings.TrimSpace(e.JobID+" "+e.JobState))
 	}
 	return b.String()
+}
+
+// startLine describes the run: packages and workers, or batch jobs
+// (Workers 0).
+func startLine(e Event) string {
+	if e.Workers == 0 {
+		return fmt.Sprintf("%d packages, as batch jobs", e.Counts.Total)
+	}
+	return fmt.Sprintf("%d packages, %d workers, %d cpus", e.Counts.Total, e.Workers, e.CPUs)
 }
 
 func endLine(e Event) string {
@@ -196,7 +205,7 @@ func NewLineView(w io.Writer) func(Event) {
 		ts := e.Time.UTC().Format(time.RFC3339)
 		switch e.Kind {
 		case EventStart:
-			fmt.Fprintf(w, "%s start: %d packages, %d workers, %d cpus\n", ts, e.Counts.Total, e.Workers, e.CPUs)
+			fmt.Fprintf(w, "%s start: %s\n", ts, startLine(e))
 		case EventNode:
 			fmt.Fprintf(w, "%s %s %s\n", ts, progressTag(e.Counts), nodeLine(e))
 		case EventEnd:
@@ -248,7 +257,11 @@ func (v *ttyView) handle(e Event) {
 	v.drawn = 0
 	switch e.Kind {
 	case EventStart:
-		b.WriteString(v.cut(fmt.Sprintf("building %d packages with %d workers on %d cpus", e.Counts.Total, e.Workers, e.CPUs)) + "\n")
+		line := fmt.Sprintf("building %d packages with %d workers on %d cpus", e.Counts.Total, e.Workers, e.CPUs)
+		if e.Workers == 0 {
+			line = "building " + startLine(e)
+		}
+		b.WriteString(v.cut(line) + "\n")
 	case EventNode:
 		if e.State != Building {
 			b.WriteString(v.cut(progressTag(e.Counts)+" "+nodeLine(e)) + "\n")

@@ -61,7 +61,7 @@ type Options struct {
 	Tick time.Duration
 
 	// Batch, when set, runs the builds as jobs of a batch system (Slurm)
-	// instead of Exec: see RunBatch and BatchOptions. Workers and CPUs
+	// instead of Exec: see Batch and BatchOptions. Workers and CPUs
 	// are then the batch system's business.
 	Batch *BatchOptions
 }

@@ -178,7 +178,7 @@ func (s *State) writer() {
 		data, err := json.MarshalIndent(stateFile{Version: stateVersion, Nodes: s.entries}, "", "  ")
 		s.mu.Unlock()
 		if err == nil {
-			err = writeFileAtomic(s.path, append(data, '\n'), 0o644)
+			err = WriteFileAtomic(s.path, append(data, '\n'), 0o644)
 		}
 		s.mu.Lock()
 		if err != nil {
@@ -191,10 +191,11 @@ func (s *State) writer() {
 	s.writing = false
 }
 
-// writeFileAtomic writes data to path through a temporary file in the same
+// WriteFileAtomic writes data to path through a temporary file in the same
 // directory that is fsynced and renamed over path, then fsyncs the
-// directory: readers see the old or the new content, never a mix.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+// directory: readers see the old or the new content, never a mix. (The
+// batch executor's job specs and results are written with it too.)
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."

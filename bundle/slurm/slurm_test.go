@@ -163,3 +163,36 @@ func TestClientSubmitAndCancel(t *testing.T) {
 		t.Errorf("Cancel of 1200 jobs: %v in %d calls, want 3", err, len(f.calls))
 	}
 }
+
+func TestSharedVerdict(t *testing.T) {
+	p := Path{What: "work directory", Path: "/scratch/w"}
+	here := []Node{{"vm", "vm.example.org"}}
+	farm := []Node{{"vm", "vm"}, {"n1", "n1"}, {"n2", "n2"}}
+	tests := []struct {
+		name   string
+		fs     string
+		shared bool
+		nodes  []Node
+		want   string // "" = accepted
+	}{
+		{"nfs on a farm", "nfs", true, farm, ""},
+		{"local on a one-node cluster of this host", "ext4", false, here, ""},
+		{"local on a farm", "ext4", false, farm, "work directory /scratch/w is on a local ext4 filesystem of vm, which the nodes n1, n2 of partition build do not share"},
+	}
+	for _, tt := range tests {
+		err := sharedVerdict(p, tt.fs, tt.shared, tt.nodes, "vm", "build")
+		if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+func TestFsType(t *testing.T) {
+	name, _, err := fsType(t.TempDir())
+	if err != nil || name == "" {
+		t.Fatalf("fsType: %q %v", name, err)
+	}
+	if _, _, err := fsType("/no/such/dir"); err == nil {
+		t.Error("fsType of a missing path: no error")
+	}
+}
