@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/bundle-dev/bundle/bundle/atomicfile"
 	"github.com/bundle-dev/bundle/bundle/cache"
 	"github.com/bundle-dev/bundle/bundle/plan"
 	"github.com/bundle-dev/bundle/bundle/rpm"
@@ -110,7 +111,7 @@ func RunJob(ctx context.Context, specPath string, run runner.Runner, log *slog.L
 		res.State, res.Error = schedule.Failed, err.Error()
 	}
 	data, _ := json.MarshalIndent(res, "", "  ")
-	if werr := schedule.WriteFileAtomic(resultPath(filepath.Dir(specPath), id), append(data, '\n'), 0o644); werr != nil {
+	if werr := atomicfile.Write(resultPath(filepath.Dir(specPath), id), append(data, '\n'), 0o644); werr != nil {
 		return errors.Join(err, fmt.Errorf("job result: %w", werr))
 	}
 	if err == nil {

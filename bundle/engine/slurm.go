@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/bundle-dev/bundle/bundle/atomicfile"
 	"github.com/bundle-dev/bundle/bundle/plan"
 	"github.com/bundle-dev/bundle/bundle/rpm"
 	"github.com/bundle-dev/bundle/bundle/schedule"
@@ -157,7 +158,7 @@ func (x *slurmExec) Submit(ctx context.Context, pn *plan.Node, after []string) (
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("job of %s: %w", pn.Name, err)
 	}
-	if err := schedule.WriteFileAtomic(path, append(data, '\n'), 0o644); err != nil {
+	if err := atomicfile.Write(path, append(data, '\n'), 0o644); err != nil {
 		return "", fmt.Errorf("job of %s: %w", pn.Name, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(x.jobLog(pn.Name)), 0o755); err != nil {

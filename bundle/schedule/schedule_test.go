@@ -199,13 +199,18 @@ func TestRunResumeFromState(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, StateFile), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(dir, StateFile+".tmp-123"), []byte("{partial"), 0o644)
+	leftovers := []string{StateFile + ".tmp-123", "." + StateFile + ".tmp-456"}
+	for _, l := range leftovers {
+		os.WriteFile(filepath.Join(dir, l), []byte("{partial"), 0o644)
+	}
 	st, err := OpenState(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, StateFile+".tmp-123")); !os.IsNotExist(err) {
-		t.Error("leftover temp file not removed")
+	for _, l := range leftovers {
+		if _, err := os.Stat(filepath.Join(dir, l)); !os.IsNotExist(err) {
+			t.Errorf("leftover temp file %s not removed", l)
+		}
 	}
 	s := newSim(t, p)
 	s.finished["a"] = true

@@ -7,9 +7,10 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/bundle-dev/bundle/bundle/atomicfile"
 )
 
 // JobState is the state of one node's job.
@@ -90,10 +91,11 @@ type State struct {
 func OpenState(workdir string) (*State, error) {
 	s := &State{path: filepath.Join(workdir, StateFile), entries: map[string]Entry{}}
 	s.cond = sync.NewCond(&s.mu)
-	if olds, _ := filepath.Glob(s.path + ".tmp-*"); len(olds) > 0 {
-		for _, o := range olds {
-			os.Remove(o)
-		}
+	// atomicfile's temporary files (and those of older versions).
+	olds, _ := filepath.Glob(filepath.Join(workdir, "."+StateFile+".tmp-*"))
+	older, _ := filepath.Glob(s.path + ".tmp-*")
+	for _, o := range append(olds, older...) {
+		os.Remove(o)
 	}
 	data, err := os.ReadFile(s.path)
 	if os.IsNotExist(err) {
@@ -178,7 +180,7 @@ func (s *State) writer() {
 		data, err := json.MarshalIndent(stateFile{Version: stateVersion, Nodes: s.entries}, "", "  ")
 		s.mu.Unlock()
 		if err == nil {
-			err = WriteFileAtomic(s.path, append(data, '\n'), 0o644)
+			err = atomicfile.Write(s.path, append(data, '\n'), 0o644)
 		}
 		s.mu.Lock()
 		if err != nil {
@@ -189,50 +191,4 @@ func (s *State) writer() {
 		s.cond.Broadcast()
 	}
 	s.writing = false
-}
-
-// WriteFileAtomic writes data to path through a temporary file in the same
-// directory that is fsynced and renamed over path, then fsyncs the
-// directory: readers see the old or the new content, never a mix. (The
-// batch executor's job specs and results are written with it too.)
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	if d, err := os.Open(dir); err == nil {
-		if err := d.Sync(); err != nil && !strings.Contains(err.Error(), "invalid argument") {
-			slog.Debug("fsync directory", "dir", dir, "err", err)
-		}
-		d.Close()
-	}
-	return nil
 }

@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
 
 // Cluster is a running single-node cluster.
@@ -49,17 +51,11 @@ func Start(t testing.TB) *Cluster {
 	t.Helper()
 	for _, tool := range Tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("BUNDLE_REQUIRE_TOOLS") == "1" {
-				t.Fatalf("%s is required (BUNDLE_REQUIRE_TOOLS=1) but not on PATH (apt-get install slurm-wlm munge)", tool)
-			}
-			t.Skipf("%s not installed (apt-get install slurm-wlm munge)", tool)
+			testenv.Skipf(t, "%s not installed (apt-get install slurm-wlm munge)", tool)
 		}
 	}
 	if os.Geteuid() != 0 {
-		if os.Getenv("BUNDLE_REQUIRE_TOOLS") == "1" {
-			t.Fatal("the Slurm test cluster runs its daemons as root")
-		}
-		t.Skip("the Slurm test cluster needs root")
+		testenv.Skipf(t, "the Slurm test cluster runs its daemons as root")
 	}
 	// A short directory: munge's socket path must fit in sun_path.
 	dir, err := os.MkdirTemp("", "slurm-")
