@@ -43,7 +43,6 @@ func BenchmarkDiffReferenceSize(b *testing.B) {
 	c := bundleOnDisk(b, dir, "new.tar.gz", m, new, "gzip")
 	st, _ := os.Stat(a)
 	b.SetBytes(2 * int64(mb) << 20)
-	b.ReportMetric(float64(st.Size())/(1<<20), "MB-tarball")
 	b.ResetTimer()
 	for b.Loop() {
 		x, y, err := LoadPair(context.Background(), a, c)
@@ -54,4 +53,5 @@ func BenchmarkDiffReferenceSize(b *testing.B) {
 			b.Fatalf("changed %d files, want %d", len(r.Files.Changed), nfiles/100)
 		}
 	}
+	b.ReportMetric(float64(st.Size())/(1<<20), "MB-tarball")
 }

@@ -30,27 +30,40 @@ type Bundle struct {
 // TARBALL.manifest.json) or from a manifest (NAME.manifest.json).
 func Load(ctx context.Context, path string) (*Bundle, error) {
 	if strings.HasSuffix(path, ".json") {
-		m, err := bundle.ReadManifest(path)
+		m, err := readManifest(path)
 		if err != nil {
-			return nil, fmt.Errorf("diff: %w", err)
+			return nil, err
 		}
 		return &Bundle{Path: path, Manifest: m}, nil
 	}
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("diff: %w", err)
 	}
-	m, err := bundle.ReadManifest(path + ".manifest.json")
+	m, err := readManifest(path + ".manifest.json")
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("diff: %s has no manifest beside it (%s.manifest.json): give the manifest, or keep it with the tarball", path, filepath.Base(path))
 		}
-		return nil, fmt.Errorf("diff: %w", err)
+		return nil, err
 	}
 	tree, err := ReadTree(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("diff: %w", err)
 	}
 	return &Bundle{Path: path, Manifest: m, Tree: tree}, nil
+}
+
+// readManifest reads a bundle manifest and refuses other JSON (an SBOM, an
+// index) that would otherwise read as an empty bundle.
+func readManifest(path string) (*bundle.Manifest, error) {
+	m, err := bundle.ReadManifest(path)
+	if err != nil {
+		return nil, fmt.Errorf("diff: %w", err)
+	}
+	if m.ManifestVersion == 0 || m.Name == "" {
+		return nil, fmt.Errorf("diff: %s is not a bundle manifest (no manifest_version or name)", path)
+	}
+	return m, nil
 }
 
 // LoadPair loads both sides at once (each tarball is streamed by its own

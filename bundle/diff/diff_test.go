@@ -117,7 +117,7 @@ func bundleOnDisk(t testing.TB, dir, name string, m bundle.Manifest, files map[s
 }
 
 func manifest(pkgs ...bundle.PackageInfo) bundle.Manifest {
-	return bundle.Manifest{Name: "demo", Version: "1.0", Platform: "debian12-x86_64", TopDir: "demo", Packages: pkgs}
+	return bundle.Manifest{ManifestVersion: bundle.ManifestVersion, Name: "demo", Version: "1.0", Platform: "debian12-x86_64", TopDir: "demo", Packages: pkgs}
 }
 
 func pkg(name, nevra, sha string, size int64) bundle.PackageInfo {
@@ -266,8 +266,11 @@ func TestLoadTrouble(t *testing.T) {
 	os.WriteFile(broken, data[:len(data)/2], 0o644)
 	badJSON := filepath.Join(dir, "bad.manifest.json")
 	os.WriteFile(badJSON, []byte("{"), 0o644)
+	sbomJSON := filepath.Join(dir, "x.spdx.json")
+	os.WriteFile(sbomJSON, []byte(`{"spdxVersion":"SPDX-2.3","name":"x"}`), 0o644)
 	for name, path := range map[string]string{
 		"missing": filepath.Join(dir, "nope.tar.gz"), "no manifest": lone, "truncated": broken, "bad manifest": badJSON,
+		"not a manifest": sbomJSON,
 	} {
 		if _, err := Load(ctx, path); err == nil {
 			t.Errorf("%s: Load succeeded", name)

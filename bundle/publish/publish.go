@@ -476,6 +476,7 @@ func releaseNotes(ctx context.Context, chDir string, entries []Entry, e *Entry, 
 		return nil, fmt.Errorf("publish: release notes against %s: %w", prev.ID, err)
 	}
 	r := diff.Compare(a, b)
+	r.Old.Tarball, r.New.Tarball = prev.ID+"/"+prev.Tarball, e.ID+"/"+e.Tarball
 	e.Changes = r.Summary()
 	var sb strings.Builder
 	if err := r.WriteMarkdown(&sb); err != nil {

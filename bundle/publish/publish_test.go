@@ -34,7 +34,7 @@ func makeBundle(t testing.TB, dir string, pkgs ...string) string {
 		t.Fatal(err)
 	}
 	tw := tar.NewWriter(f)
-	m := bundle.Manifest{Name: "demo", Version: "1.0", Platform: "debian12-x86_64", TopDir: "demo"}
+	m := bundle.Manifest{ManifestVersion: bundle.ManifestVersion, Name: "demo", Version: "1.0", Platform: "debian12-x86_64", TopDir: "demo"}
 	for _, p := range pkgs {
 		n, v, _ := strings.Cut(p, "=")
 		body := []byte(p + "\n")
