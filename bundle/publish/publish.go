@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/bundle-dev/bundle/bundle"
+	"github.com/bundle-dev/bundle/bundle/atomicfile"
 	"github.com/bundle-dev/bundle/bundle/diff"
 	"github.com/bundle-dev/bundle/bundle/flock"
 )
@@ -169,13 +170,13 @@ func Publish(ctx context.Context, o Options) (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeSynced(filepath.Join(stage, NotesFile), notes); err != nil {
+	if err := atomicfile.Write(filepath.Join(stage, NotesFile), notes, 0o644); err != nil {
 		return nil, err
 	}
 	e.Files = append(e.Files, NotesFile)
 	sort.Strings(e.Files)
 	data, _ := json.MarshalIndent(e, "", "  ")
-	if err := writeSynced(filepath.Join(stage, EntryFile), append(data, '\n')); err != nil {
+	if err := atomicfile.Write(filepath.Join(stage, EntryFile), append(data, '\n'), 0o644); err != nil {
 		return nil, err
 	}
 	if err := syncDir(stage); err != nil {
@@ -332,36 +333,6 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-func writeSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("publish: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("publish: write %s: %w", path, err)
-	}
-	return nil
-}
-
-// writeAtomic replaces path by data through a temporary file and a rename.
-func writeAtomic(path string, data []byte) error {
-	tmp := filepath.Join(filepath.Dir(path), tmpPrefix+filepath.Base(path))
-	if err := writeSynced(tmp, data); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("publish: %w", err)
-	}
-	return nil
-}
-
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -383,7 +354,9 @@ func cleanLeftovers(chDir string, log *slog.Logger) error {
 	}
 	for _, de := range des {
 		n := de.Name()
-		if strings.HasPrefix(n, stagePrefix) || strings.HasPrefix(n, trashPrefix) || strings.HasPrefix(n, tmpPrefix) {
+		// atomicfile's temporaries are ".NAME.tmp-*".
+		if strings.HasPrefix(n, stagePrefix) || strings.HasPrefix(n, trashPrefix) || strings.HasPrefix(n, tmpPrefix) ||
+			strings.HasPrefix(n, ".") && strings.Contains(n, ".tmp-") {
 			log.Info("removing what an interrupted publisher left", "path", filepath.Join(chDir, n))
 			if err := os.RemoveAll(filepath.Join(chDir, n)); err != nil {
 				return fmt.Errorf("publish: remove leftover: %w", err)
@@ -525,14 +498,14 @@ func writeIndexes(chDir, channel string, entries []Entry) error {
 		idx.Entries = []Entry{}
 	}
 	data, _ := json.MarshalIndent(idx, "", "  ")
-	if err := writeAtomic(filepath.Join(chDir, IndexJSON), append(data, '\n')); err != nil {
+	if err := atomicfile.Write(filepath.Join(chDir, IndexJSON), append(data, '\n'), 0o644); err != nil {
 		return err
 	}
 	page, err := indexHTML(idx)
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(filepath.Join(chDir, IndexHTML), page); err != nil {
+	if err := atomicfile.Write(filepath.Join(chDir, IndexHTML), page, 0o644); err != nil {
 		return err
 	}
 	return syncDir(chDir)
