@@ -409,7 +409,7 @@ func (e *Engine) Build(ctx context.Context, only []string) (*Result, error) {
 	switch x := e.executor(); x {
 	case ExecutorLocal:
 	case ExecutorSlurm:
-		if opts.Batch, err = e.slurmBatch(ctx, p); err != nil {
+		if opts.Batch, err = e.slurmBatch(ctx, p, state); err != nil {
 			return nil, err
 		}
 		opts.LogPath = func(pn *plan.Node) string { return filepath.Join(logs, pn.Name, "job.log") }

@@ -200,6 +200,20 @@ func newTestEngine(t testing.TB, r *recipes.Recipe, work, cache string, b *hostB
 	return e
 }
 
+// fourPackages writes the specs of the four-package recipe (beta
+// build-requires alpha-devel, gamma beta-devel; delta stands alone) into
+// a new directory; the cache is beside them.
+func fourPackages(t *testing.T) (ctx context.Context, dir, cache string) {
+	t.Helper()
+	needTools(t, "rpmbuild", "rpmspec", "createrepo_c", "rpm2cpio", "cpio")
+	dir = t.TempDir()
+	writeSpec(t, dir, "alpha", "v1")
+	writeSpec(t, dir, "beta", "v1", "alpha-devel")
+	writeSpec(t, dir, "gamma", "v1", "beta-devel")
+	writeSpec(t, dir, "delta", "v1")
+	return context.Background(), dir, filepath.Join(dir, "cache")
+}
+
 func needTools(t *testing.T, tools ...string) {
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -215,14 +229,7 @@ func needTools(t *testing.T, tools ...string) {
 // order, the cache, early cut-off, rebuilds of reverse dependencies only,
 // keep-going past a failure.
 func TestEngineBuild(t *testing.T) {
-	needTools(t, "rpmbuild", "rpmspec", "createrepo_c", "rpm2cpio", "cpio")
-	ctx := context.Background()
-	dir := t.TempDir()
-	cache := filepath.Join(dir, "cache")
-	writeSpec(t, dir, "alpha", "v1")
-	writeSpec(t, dir, "beta", "v1", "alpha-devel")
-	writeSpec(t, dir, "gamma", "v1", "beta-devel")
-	writeSpec(t, dir, "delta", "v1")
+	ctx, dir, cache := fourPackages(t)
 	b := &hostBuilder{}
 
 	e := newTestEngine(t, loadRecipe(t, dir, ""), filepath.Join(dir, "w1"), cache, b)

@@ -17,6 +17,7 @@ import (
 	"github.com/bundle-dev/bundle/bundle/rpm"
 	"github.com/bundle-dev/bundle/bundle/runner"
 	"github.com/bundle-dev/bundle/bundle/schedule"
+	"github.com/bundle-dev/bundle/mockrun"
 	"github.com/bundle-dev/bundle/platforms"
 	"github.com/bundle-dev/bundle/recipes"
 )
@@ -85,15 +86,21 @@ func readResult(path string) (*jobResult, error) {
 // cached RPMs without building. The builder's scratch space is under
 // $TMPDIR, local to the node.
 func RunJob(ctx context.Context, specPath string, run runner.Runner, log *slog.Logger) error {
+	id := os.Getenv("SLURM_JOB_ID")
+	if id == "" {
+		id = "local"
+	}
+	return runJobFile(ctx, specPath, id, run, log, nil)
+}
+
+// runJobFile is RunJob as job id; builder, when set, replaces the
+// platform's (tests).
+func runJobFile(ctx context.Context, specPath, id string, run runner.Runner, log *slog.Logger, builder mockrun.Builder) error {
 	if log == nil {
 		log = slog.Default()
 	}
 	if run == nil {
 		run = runner.Default
-	}
-	id := os.Getenv("SLURM_JOB_ID")
-	if id == "" {
-		id = "local"
 	}
 	host, _ := os.Hostname()
 	start := time.Now()
@@ -102,7 +109,7 @@ func RunJob(ctx context.Context, specPath string, run runner.Runner, log *slog.L
 		return err
 	}
 	log.Info("build job", "package", spec.Package, "recipe", spec.Recipe, "job", id, "host", host)
-	key, err := runJob(ctx, spec, id, run, log)
+	key, err := runJob(ctx, spec, id, run, log, builder)
 	res := jobResult{Package: spec.Package, JobID: id, Host: host, Key: key, State: schedule.Done, Started: start.UTC(), Duration: time.Since(start)}
 	switch {
 	case errors.Is(err, schedule.ErrCached):
@@ -142,8 +149,8 @@ func readJobSpec(path string) (*jobSpec, error) {
 
 // runJob builds spec's package and returns its cache key; the error is
 // schedule.ErrCached when the outputs came from the cache.
-func runJob(ctx context.Context, spec *jobSpec, id string, run runner.Runner, log *slog.Logger) (string, error) {
-	e := &Engine{opts: Options{Runner: run, Logger: log}, run: run, log: log, workDir: spec.WorkDir, platform: spec.Platform,
+func runJob(ctx context.Context, spec *jobSpec, id string, run runner.Runner, log *slog.Logger, builder mockrun.Builder) (string, error) {
+	e := &Engine{opts: Options{Runner: run, Logger: log, Builder: builder}, run: run, log: log, workDir: spec.WorkDir, platform: spec.Platform,
 		keys: map[string]string{}, brs: map[string][]string{}, outputs: map[string][]string{}}
 	scratch := filepath.Join(os.TempDir(), "bundle-job-"+id)
 	defer os.RemoveAll(scratch)

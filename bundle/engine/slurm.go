@@ -51,7 +51,7 @@ type slurmExec struct {
 
 // slurmBatch checks that the nodes share what the jobs need and returns
 // the batch options of a run of plan p on Slurm.
-func (e *Engine) slurmBatch(ctx context.Context, p *plan.Plan) (*schedule.BatchOptions, error) {
+func (e *Engine) slurmBatch(ctx context.Context, p *plan.Plan, state *schedule.State) (*schedule.BatchOptions, error) {
 	var cfg recipes.Slurm
 	if e.recipe.Build.Slurm != nil {
 		cfg = *e.recipe.Build.Slurm
@@ -74,6 +74,9 @@ func (e *Engine) slurmBatch(ctx context.Context, p *plan.Plan) (*schedule.BatchO
 	if err != nil {
 		return nil, fmt.Errorf("slurm executor: the bundle binary the jobs run: %w", err)
 	}
+	if err := os.MkdirAll(e.cacheDir, 0o755); err != nil {
+		return nil, fmt.Errorf("slurm executor: cache directory: %w", err)
+	}
 	x := &slurmExec{e: e, p: p, client: &slurm.Client{Runner: e.run}, cfg: cfg, bin: bin, prints: map[string]string{}}
 	err = x.client.CheckShared(ctx, cfg.Partition, []slurm.Path{
 		{What: "work directory", Path: e.workDir}, {What: "cache directory", Path: e.cacheDir}, {What: "bundle binary", Path: bin},
@@ -81,7 +84,36 @@ func (e *Engine) slurmBatch(ctx context.Context, p *plan.Plan) (*schedule.BatchO
 	if err != nil {
 		return nil, fmt.Errorf("slurm executor: %w", err)
 	}
+	if err := x.cancelOrphans(ctx, state); err != nil {
+		return nil, fmt.Errorf("slurm executor: %w", err)
+	}
 	return &schedule.BatchOptions{Batch: x, Resolve: x.resolve, Fingerprint: x.fingerprint, Poll: e.opts.Poll}, nil
+}
+
+// cancelOrphans cancels the live jobs of this work directory (their
+// comment) that the state file does not record: a run killed between
+// sbatch's answer and the state file's next write left them. The work
+// directory's lock keeps any other run from submitting for it.
+func (x *slurmExec) cancelOrphans(ctx context.Context, state *schedule.State) error {
+	ids, err := x.client.JobsWithComment(ctx, x.e.workDir)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	known := map[string]bool{}
+	for _, en := range state.Entries() {
+		known[en.JobID] = true
+	}
+	var orphans []string
+	for _, id := range ids {
+		if !known[id] {
+			orphans = append(orphans, id)
+		}
+	}
+	if len(orphans) == 0 {
+		return nil
+	}
+	x.e.log.Warn("cancelling jobs of this work directory that its state file does not know (left by a killed run)", "jobs", orphans)
+	return x.client.Cancel(ctx, orphans)
 }
 
 // jobCPUs is a node's CPU share: its jobs, else an even share of the

@@ -44,6 +44,13 @@ func TestClientOnCluster(t *testing.T) {
 	b := submit("b", []string{"sh", "-c", "echo failing b; exit 3"}, false, a)
 	cc := submit("c", []string{"true"}, false, b)
 	held := submit("held", []string{"true"}, true)
+	tagged, err := cl.Submit(ctx, Job{Name: "bundle:test:tagged", Hold: true, Comment: dir, Output: "/dev/null", Command: []string{"true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := cl.JobsWithComment(ctx, dir); err != nil || len(ids) != 1 || ids[0] != tagged {
+		t.Errorf("JobsWithComment = %v, %v; want [%s]", ids, err, tagged)
+	}
 
 	want := map[string]schedule.JobState{a: schedule.Done, b: schedule.Failed, cc: schedule.Skipped}
 	var got map[string]Status
@@ -73,7 +80,7 @@ func TestClientOnCluster(t *testing.T) {
 	if data, _ := os.ReadFile(filepath.Join(dir, "a.log")); !strings.Contains(string(data), "built a") {
 		t.Errorf("a's output not in its log: %q", data)
 	}
-	if err := cl.Cancel(ctx, []string{held, a}); err != nil {
+	if err := cl.Cancel(ctx, []string{held, tagged, a}); err != nil {
 		t.Fatal(err)
 	}
 	if jobs := c.Jobs(); len(jobs) != 0 {

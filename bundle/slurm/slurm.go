@@ -280,6 +280,23 @@ func (c *Client) Status(ctx context.Context, ids []string) (map[string]Status, e
 	return all, nil
 }
 
+// JobsWithComment lists the caller's queued and running jobs whose
+// comment (Job.Comment) is comment.
+func (c *Client) JobsWithComment(ctx context.Context, comment string) ([]string, error) {
+	out, err := c.output(ctx, "squeue", "-h", "--me", "-o", "%i|%k")
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	var ids []string
+	for _, line := range strings.Split(out, "\n") {
+		id, k, ok := strings.Cut(strings.TrimSpace(line), "|")
+		if ok && validID(id) && k == comment {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
 // Accounting reports whether the cluster keeps job accounting (sacct
 // works): AccountingStorageType is not accounting_storage/none. It asks
 // once.
