@@ -187,9 +187,6 @@ func Generate(in Input) ([]byte, error) {
 				LicenseDeclared: noAssertion, CopyrightText: noAssertion, Comment: f.Kind + " of " + s.File,
 				Purpose: "SOURCE",
 			}
-			if f.Kind == "patch" {
-				sp.Purpose = "FILE"
-			}
 			if f.SHA256 != "" {
 				sp.Checksums = []checksum{{"SHA256", f.SHA256}}
 			}
