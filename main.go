@@ -537,6 +537,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			},
 			diffCommand(stdout),
 			publishCommand(stdout),
+			reportCommand(stdout),
 		},
 	}
 	return cmd

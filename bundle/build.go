@@ -10,6 +10,8 @@ import (
 
 	"github.com/bundle-dev/bundle/bundle/audit"
 	"github.com/bundle-dev/bundle/bundle/engine"
+	"github.com/bundle-dev/bundle/bundle/htmlreport"
+	"github.com/bundle-dev/bundle/bundle/plan"
 	"github.com/bundle-dev/bundle/bundle/schedule"
 	"github.com/bundle-dev/bundle/bundle/sources"
 	"github.com/bundle-dev/bundle/mockrun"
@@ -72,18 +74,46 @@ func Build(ctx context.Context, o BuildOptions) (*BuildResult, error) {
 		return nil, err
 	}
 	defer unlock()
+	var rep *liveReport // the HTML report, once the engine knows the platform
 	eng, err := engine.New(engine.Options{
 		Recipe: r, WorkDir: o.WorkDir, CacheDir: o.CacheDir, Offline: o.Offline,
-		Workers: o.Workers, CPUs: o.CPUs, FailFast: o.FailFast, Logger: log, Progress: o.Progress,
+		Workers: o.Workers, CPUs: o.CPUs, FailFast: o.FailFast, Logger: log,
 		Executor: o.Executor, Slurm: recipes.Slurm{Partition: o.SlurmPartition, Account: o.SlurmAccount},
+		Progress: func(e schedule.Event) {
+			rep.event(e)
+			if o.Progress != nil {
+				o.Progress(e)
+			}
+		},
+		OnPlan: func(p *plan.Plan, why map[string][]string) { rep.planned(p, why) },
 	})
 	if err != nil {
 		return nil, err
+	}
+	dir := o.Out
+	if dir == "" {
+		dir = r.Output.Dir.Resolved
+	}
+	if len(o.Only) == 0 {
+		tarball := filepath.Join(dir, TarballName(r.Name, r.Version, eng.Platform().Name, r.Output.Compression))
+		rep = startReport(o, eng.WorkDir(), ReportPath(tarball), eng.Platform().Name, log)
+	}
+	out, err := build(ctx, o, eng, dir, rep)
+	rep.finish(ctx, err)
+	return out, err
+}
+
+// build runs the builds, assemble and test, telling rep how it goes.
+func build(ctx context.Context, o BuildOptions, eng *engine.Engine, dir string, rep *liveReport) (*BuildResult, error) {
+	r, log := o.Recipe, o.Logger
+	if log == nil {
+		log = slog.Default()
 	}
 	res, err := eng.Build(ctx, o.Only)
 	out := &BuildResult{Repo: eng.Repo()}
 	if res != nil {
 		out.Summary = res.Summary
+		rep.built(res.Summary)
 	}
 	if err != nil {
 		return out, err
@@ -91,10 +121,7 @@ func Build(ctx context.Context, o BuildOptions) (*BuildResult, error) {
 	if len(o.Only) > 0 || o.NoAssemble {
 		return out, nil
 	}
-	dir := o.Out
-	if dir == "" {
-		dir = r.Output.Dir.Resolved
-	}
+	rep.phase(htmlreport.Assembling)
 	want := append(append([]string(nil), res.Ship...), r.Closure.Extra...)
 	remove := r.Closure.Remove
 	if remove == nil {
@@ -123,12 +150,15 @@ func Build(ctx context.Context, o BuildOptions) (*BuildResult, error) {
 	}
 	out.Manifest = m
 	out.Tarball = filepath.Join(dir, m.Tarball.File)
+	rep.assembled(m, out.Tarball)
 	if o.NoTest {
 		return out, nil
 	}
-	rep, err := Test(ctx, TestOptions{Target: out.Tarball, Platform: eng.Platform(), Recipe: r,
+	rep.phase(htmlreport.Testing)
+	t, err := Test(ctx, TestOptions{Target: out.Tarball, Platform: eng.Platform(), Recipe: r,
 		RootFS: o.TestRootFS, BuildPaths: buildPaths, Logger: log})
-	out.Test = rep
+	out.Test = t
+	rep.tested(t)
 	if err != nil {
 		return out, fmt.Errorf("bundle test %s: %w", out.Tarball, err)
 	}

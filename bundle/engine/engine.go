@@ -85,6 +85,9 @@ type Options struct {
 	// process's); Poll how often job states are read (default 2s).
 	Binary string
 	Poll   time.Duration
+	// OnPlan is called by Build once the plan is made, with Explain's
+	// reasons, before any build starts (the build report shows them).
+	OnPlan func(p *plan.Plan, why map[string][]string)
 }
 
 // Engine holds what a build of one recipe needs.
@@ -386,6 +389,9 @@ func (e *Engine) Build(ctx context.Context, only []string) (*Result, error) {
 	p, err := e.Plan(only)
 	if err != nil {
 		return nil, err
+	}
+	if e.opts.OnPlan != nil {
+		e.opts.OnPlan(p, e.Explain(p))
 	}
 	if err := e.loadRepo(ctx); err != nil {
 		return nil, err

@@ -99,7 +99,7 @@ func succeededReport() *Report {
 			{NEVRA: "zlib-1.2.13-1.x86_64", Name: "zlib", InstalledSize: 100_000},
 		},
 		Pins:     []Pin{{"requests", "2.28.1"}, {"six", "1.16.0"}},
-		Requires: []Requirement{{What: "glibc", Need: ">= 2.31"}},
+		Requires: []Requirement{{What: "Needs glibc", Need: ">= 2.31"}, {What: "Runs on", Need: "Debian 11, EL9"}},
 	}
 	r.Test = &audit.Report{Target: r.Bundle.Tarball, Seconds: 12.5, Checks: []audit.CheckResult{
 		{Name: "links", OK: true, Count: 56},

@@ -262,7 +262,7 @@ func (v *view) facts(now time.Time) []fact {
 		fs = append(fs, fact{Label: "sha256", Value: b.SHA256, Mono: true})
 		add("Unpacked", fmt.Sprintf("%s in %d files, %d dirs, %d symlinks", humanBytes(b.TotalSize), b.Files, b.Dirs, b.Symlinks), "")
 		for _, q := range b.Requires {
-			add("Host needs "+q.What, q.Need, "")
+			add(q.What, q.Need, "")
 		}
 	}
 	if r.Test != nil {

@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/bundle-dev/bundle/bundle/atomicfile"
@@ -119,8 +120,8 @@ type Bundle struct {
 	Packages []Package `json:"packages"`
 	// Pins are the Python distributions pip installed.
 	Pins []Pin `json:"pins,omitempty"`
-	// Requires are what a host needs to run the bundle (e.g. "glibc" →
-	// ">= 2.31").
+	// Requires say what a host needs to run the bundle, one summary line
+	// each ("Needs glibc" → ">= 2.31", "Runs on" → "Debian 11, EL9").
 	Requires []Requirement `json:"requires,omitempty"`
 }
 
@@ -183,11 +184,14 @@ func Parse(data []byte) (*Report, error) {
 	return &r, nil
 }
 
-// Save writes the report as JSON, atomically.
+// Save writes the report as JSON, atomically, creating its directory.
 func (r *Report) Save(path string) error {
 	r.FormatVersion = FormatVersion
 	data, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
+		return fmt.Errorf("build report: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("build report: %w", err)
 	}
 	return atomicfile.Write(path, append(data, '\n'), 0o644)

@@ -78,7 +78,7 @@ func TestRenderContent(t *testing.T) {
 		}, []string{`http-equiv="refresh"`, "<script>alert(1)", `id="sizes"`, `id="test"`}},
 		{"succeeded", succeededReport(), []string{
 			`class="badge st-succeeded">succeeded<`,
-			"Host needs glibc</dt><dd>&gt;= 2.31",
+			"Needs glibc</dt><dd>&gt;= 2.31", "Runs on</dt><dd>Debian 11, EL9",
 			"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 			`<th scope="row">requests</th><td class="mono">2.28.1</td>`,
 			`id="sizes"`, `data-sort="41000000">39.1 MiB`,

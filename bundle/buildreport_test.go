@@ -1,0 +1,173 @@
+package bundle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bundle-dev/bundle/bundle/audit"
+	"github.com/bundle-dev/bundle/bundle/htmlreport"
+	"github.com/bundle-dev/bundle/bundle/plan"
+	"github.com/bundle-dev/bundle/bundle/relocate/elfdeps"
+	"github.com/bundle-dev/bundle/bundle/rpm"
+	"github.com/bundle-dev/bundle/bundle/schedule"
+	"github.com/bundle-dev/bundle/recipes"
+)
+
+func TestLogTail(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "build.log")
+	var lines []string
+	for i := range 100 {
+		lines = append(lines, fmt.Sprintf("line %d", i))
+	}
+	os.WriteFile(log, []byte(strings.Join(lines, "\n")+"\n\n"), 0o644)
+	tests := []struct {
+		name, err, log, want string
+	}{
+		{"from the log", "rpmbuild: exit status 1\n--- last lines ---\nline 99", log, strings.Join(lines[60:], "\n")},
+		{"from the error", "rpmbuild: exit status 1 (full log: x)\n--- last lines ---\nmake: Error 2\nerror: Bad exit status\n", filepath.Join(dir, "none"), "make: Error 2\nerror: Bad exit status"},
+		{"no log", "exit status 1", "", ""},
+		{"neither", "exit status 1", filepath.Join(dir, "none"), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := logTail(tc.err, tc.log); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestHostRequirements(t *testing.T) {
+	q := &Requires{HostNeeds: elfdeps.HostNeeds{Libraries: []string{"libc.so.6", "libm.so.6"}, Glibc: "2.29",
+		By: map[string]string{"glibc": "usr/lib64/libpython3.11.so.1.0"}}, RunsOn: []string{"debian11", "el9"}}
+	got := hostRequirements(q)
+	want := []htmlreport.Requirement{
+		{What: "Needs glibc", Need: ">= 2.29 (usr/lib64/libpython3.11.so.1.0)"},
+		{What: "Runs on", Need: "debian11, el9"},
+		{What: "Host libraries", Need: "libc.so.6, libm.so.6"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if hostRequirements(nil) != nil {
+		t.Error("no requirement without a measure")
+	}
+}
+
+// TestLiveReport follows a build through the report: the page exists as
+// soon as the build starts, follows the scheduler's events, and ends with
+// the summary, the bundle and the test results; `bundle report` renders
+// it again from the record.
+func TestLiveReport(t *testing.T) {
+	dir := t.TempDir()
+	work, html := filepath.Join(dir, "work"), filepath.Join(dir, "out", "x.tar.gz.report.html")
+	o := BuildOptions{Recipe: &recipes.Recipe{Name: "demo", Version: "1", File: "/r/demo.yaml"}}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	l := startReport(o, work, html, "debian11-x86_64", log)
+	page := func() string {
+		t.Helper()
+		data, err := os.ReadFile(html)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	if p := page(); !strings.Contains(p, `badge st-preparing`) || !strings.Contains(p, `http-equiv="refresh"`) {
+		t.Fatalf("the first page does not say the build is preparing:\n%s", p)
+	}
+
+	p, err := plan.New([]*plan.Node{
+		{Name: "zlib", Provides: []rpm.Dep{{Name: "zlib-devel"}}},
+		{Name: "libxml2", BuildRequires: []rpm.Dep{{Name: "zlib-devel"}}},
+	}, plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.planned(p, map[string][]string{"zlib": {"new"}, "libxml2": {"dependency zlib rebuilt"}})
+	start := time.Now()
+	l.event(schedule.Event{Kind: schedule.EventStart, Time: start, Workers: 2, CPUs: 4})
+	l.event(schedule.Event{Kind: schedule.EventNode, Node: "zlib", State: schedule.Building, Time: start, CPUs: 2})
+	// The writer rewrites the page within ReportInterval.
+	deadline := time.Now().Add(4 * ReportInterval)
+	for !strings.Contains(page(), `class="bar st-building"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the page did not follow the build:\n%s", page())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	l.event(schedule.Event{Kind: schedule.EventNode, Node: "zlib", State: schedule.Done, Duration: time.Second, Key: "k1"})
+	l.event(schedule.Event{Kind: schedule.EventNode, Node: "libxml2", State: schedule.Building, Time: start.Add(time.Second), CPUs: 2})
+	fail := "rpmbuild: exit status 1\n--- last lines ---\nxmllint.c:1: error: boom"
+	l.built(&schedule.Summary{Wall: 3 * time.Second, SerialSum: 3 * time.Second, Nodes: []schedule.NodeResult{
+		{Name: "zlib", State: schedule.Done, Started: start, Duration: time.Second, Key: "k1"},
+		{Name: "libxml2", State: schedule.Failed, Started: start.Add(time.Second), Duration: 2 * time.Second, Key: "k2", Error: fail, Log: "/w/logs/libxml2/build.log"},
+	}})
+	l.tested(&audit.Report{Checks: []audit.CheckResult{{Name: "links", OK: true}}})
+	l.finish(context.Background(), errors.New("1 of 2 packages failed: libxml2"))
+
+	final := page()
+	for _, want := range []string{`badge st-failed`, "xmllint.c:1: error: boom", "1 of 2 packages failed", "dependency zlib rebuilt", "debian11-x86_64"} {
+		if !strings.Contains(final, want) {
+			t.Errorf("final page lacks %q", want)
+		}
+	}
+	if strings.Contains(final, `http-equiv="refresh"`) {
+		t.Error("the final page still reloads itself")
+	}
+
+	// bundle report: the same page, from the record, to another file.
+	other := filepath.Join(dir, "again.html")
+	got, err := RegenerateReport(ReportOptions{WorkDir: work, Out: other})
+	if err != nil || got != other {
+		t.Fatalf("regenerate: %q, %v", got, err)
+	}
+	again, _ := os.ReadFile(other)
+	if string(again) != final {
+		t.Error("the regenerated page differs from the build's")
+	}
+	if got, err := RegenerateReport(ReportOptions{WorkDir: work}); err != nil || got != html {
+		t.Errorf("default output: %q, %v; want %s", got, err, html)
+	}
+	if _, err := RegenerateReport(ReportOptions{WorkDir: filepath.Join(dir, "none")}); err == nil || !strings.Contains(err.Error(), "no build report") {
+		t.Errorf("missing record: %v", err)
+	}
+}
+
+// TestRegenerateKilled: a record left "building" by a killed run is
+// rendered as interrupted, while one of a running build (the lock held)
+// stays live.
+func TestRegenerateKilled(t *testing.T) {
+	dir := t.TempDir()
+	work := filepath.Join(dir, "work")
+	os.MkdirAll(work, 0o755)
+	r := &htmlreport.Report{Name: "demo", Status: htmlreport.Building, Started: time.Now(), Updated: time.Now(), HTML: filepath.Join(dir, "r.html")}
+	if err := r.Save(filepath.Join(work, ReportFile)); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := lockWorkDir(work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RegenerateReport(ReportOptions{WorkDir: work}); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(r.HTML); !strings.Contains(string(data), "badge st-building") {
+		t.Error("a running build's report is not live")
+	}
+	unlock()
+	if _, err := RegenerateReport(ReportOptions{WorkDir: work}); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(r.HTML); !strings.Contains(string(data), "badge st-interrupted") || !strings.Contains(string(data), "killed?") {
+		t.Errorf("a killed build's report is not interrupted:\n%s", data)
+	}
+}
