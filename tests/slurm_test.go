@@ -213,6 +213,7 @@ func TestSlurm(t *testing.T) {
 		recipe := writeChain(t, dir, map[string]string{"chain-a": "    defines: {nap: \"3\"}\n"})
 		cacheEnv := append([]string{"BUNDLE_CACHE=" + testCache(t)}, env...)
 		work := filepath.Join(dir, "slurm")
+		start := time.Now()
 		r := runBundle(t, cacheEnv, "build", "--json", "--executor", "slurm", "--workdir", work, "-o", filepath.Join(dir, "out-slurm"), recipe)
 		if r.code != 0 {
 			t.Fatalf("slurm build: exit %d\n%s", r.code, r.stderr)
@@ -241,10 +242,12 @@ func TestSlurm(t *testing.T) {
 		}
 		// The local executor, in a build cache of its own, makes the same tarball.
 		cacheEnv = append([]string{"BUNDLE_CACHE=" + testCache(t)}, env...)
+		slurmTime, start := time.Since(start), time.Now()
 		r = runBundle(t, cacheEnv, "build", "--json", "--executor", "local", "--workdir", filepath.Join(dir, "local"), "-o", filepath.Join(dir, "out-local"), recipe)
 		if r.code != 0 {
 			t.Fatalf("local build: exit %d\n%s", r.code, r.stderr)
 		}
+		t.Logf("wall time of the whole build (3 packages, chain-a sleeps 3 s): slurm %s, local %s", slurmTime.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 		a, b := filepath.Join(dir, "out-slurm", "chain-1-debian12-x86_64.tar.gz"), filepath.Join(dir, "out-local", "chain-1-debian12-x86_64.tar.gz")
 		if fileSHA(t, a) != fileSHA(t, b) {
 			t.Errorf("the slurm and local executors made different tarballs: %s %s", a, b)

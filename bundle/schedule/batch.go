@@ -143,8 +143,8 @@ func (br *batchRun) place() {
 	var stale []string
 	for k, nd := range br.nodes {
 		prev, _ := br.prevEntry(k)
-		if br.ctx.Err() != nil {
-			break
+		if br.ctx.Err() != nil || br.stopping != "" {
+			break // interrupted, or --fail-fast after a failure
 		}
 		if br.res[k].State != Waiting {
 			continue // skipped: a dependency failed

@@ -317,3 +317,27 @@ func TestBatchGivesUpPollingButKeepsJobs(t *testing.T) {
 		t.Errorf("the job must stay recorded and running: %+v, cancelled %v", e, f.cancelled)
 	}
 }
+
+func TestBatchFailFastStopsSubmitting(t *testing.T) {
+	p := mkPlan(t, chain)
+	f := newFakeBatch()
+	opts := batchOpts(f, nil)
+	opts.FailFast = true
+	opts.Batch.Resolve = func(_ context.Context, n *plan.Node) error {
+		if n.Name == "d" {
+			return errors.New("d: key inputs unreadable")
+		}
+		return nil
+	}
+	s, err := Run(context.Background(), p, opts)
+	if err == nil || !strings.Contains(err.Error(), "d") {
+		t.Fatalf("err = %v", err)
+	}
+	// Plan order a, d, b, e, c: a was submitted, then d failed; nothing after.
+	if !slices.Equal(f.submitted(), []string{"a"}) || !slices.Contains(f.cancelled, byName(s)["a"].JobID) {
+		t.Errorf("submitted %v, cancelled %v: want a submitted then cancelled", f.submitted(), f.cancelled)
+	}
+	if st := byName(s)["b"]; st.State != Waiting || !strings.Contains(st.Error, "fail-fast") {
+		t.Errorf("b: %+v", st)
+	}
+}
