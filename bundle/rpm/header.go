@@ -549,20 +549,20 @@ func (t *tagReader) files() ([]File, error) {
 	if t.err != nil {
 		return nil, t.err
 	}
-	for name, l := range map[string]int{
-		"FILEMODES": len(modes), "FILESIZES": len(sizes),
+	// In a fixed order, so that the error (and the path taken) is the
+	// same on every run.
+	for _, c := range []struct {
+		name     string
+		l        int
+		optional bool
+	}{
+		{"FILEMODES", len(modes), false}, {"FILESIZES", len(sizes), false},
+		{"FILELINKTOS", len(links), true}, {"FILEFLAGS", len(flags), true}, {"FILEMTIMES", len(mtimes), true},
+		{"FILEDIGESTS", len(digests), true}, {"FILEINODES", len(inodes), true}, {"FILEDEVICES", len(devices), true},
+		{"FILEUSERNAME", len(users), true}, {"FILEGROUPNAME", len(groups), true}, {"FILECAPS", len(caps), true},
 	} {
-		if l != n {
-			return nil, fmt.Errorf("%d files but %d %s", n, l, name)
-		}
-	}
-	for name, l := range map[string]int{
-		"FILELINKTOS": len(links), "FILEFLAGS": len(flags), "FILEMTIMES": len(mtimes),
-		"FILEDIGESTS": len(digests), "FILEINODES": len(inodes), "FILEDEVICES": len(devices),
-		"FILEUSERNAME": len(users), "FILEGROUPNAME": len(groups), "FILECAPS": len(caps),
-	} {
-		if l != 0 && l != n {
-			return nil, fmt.Errorf("%d files but %d %s", n, l, name)
+		if c.l != n && !(c.optional && c.l == 0) {
+			return nil, fmt.Errorf("%d files but %d %s", n, c.l, c.name)
 		}
 	}
 	files := make([]File, n)

@@ -3,7 +3,6 @@ package rpm
 import (
 	"fmt"
 	"io/fs"
-	"sort"
 	"strings"
 )
 
@@ -93,20 +92,23 @@ func (p *Package) nevr(epoch bool) string {
 func (p *Package) HardLinks() [][]int {
 	type key struct{ dev, ino uint32 }
 	groups := map[key][]int{}
+	var order []key // first appearance: groups come out by first index
 	for i, f := range p.Files {
 		if !f.IsRegular() || f.IsGhost() || f.Inode == 0 {
 			continue
 		}
 		k := key{f.Device, f.Inode}
+		if groups[k] == nil {
+			order = append(order, k)
+		}
 		groups[k] = append(groups[k], i)
 	}
 	var out [][]int
-	for _, g := range groups {
-		if len(g) > 1 {
+	for _, k := range order {
+		if g := groups[k]; len(g) > 1 {
 			out = append(out, g)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
 	return out
 }
 

@@ -25,6 +25,14 @@ import (
 // without limit.
 const MaxDecoderWindow = 512 << 20
 
+// The decoders' memory: decoderWindow is MaxDecoderWindow and xzDictCap the
+// pure-Go xz decoder's dictionary (0: its default, 8 MiB). The fuzz tests
+// lower both so that each input costs little.
+var (
+	decoderWindow = MaxDecoderWindow
+	xzDictCap     = 0
+)
+
 // maxLinkTarget bounds a symlink target read from the payload (PATH_MAX).
 const maxLinkTarget = 4096
 
@@ -413,7 +421,7 @@ func decompressor(br *bufio.Reader, tag string) (io.Reader, func() error, error)
 				return decErr{xp, "xz payload"}, xp.Close, nil
 			}
 		}
-		xr, err := xz.NewReader(br)
+		xr, err := xz.ReaderConfig{DictCap: xzDictCap}.NewReader(br)
 		if err != nil {
 			return nil, nil, fmt.Errorf("xz payload: %w", eofUnexpected(err))
 		}
@@ -422,7 +430,7 @@ func decompressor(br *bufio.Reader, tag string) (io.Reader, func() error, error)
 		zr, err := zstd.NewReader(br,
 			zstd.WithDecoderConcurrency(1),
 			zstd.WithDecoderLowmem(true),
-			zstd.WithDecoderMaxWindow(MaxDecoderWindow))
+			zstd.WithDecoderMaxWindow(uint64(decoderWindow)))
 		if err != nil {
 			return nil, nil, fmt.Errorf("zstd payload: %w", err)
 		}
@@ -430,7 +438,7 @@ func decompressor(br *bufio.Reader, tag string) (io.Reader, func() error, error)
 	case bytes.HasPrefix(magic, []byte("0707")):
 		return br, nil, nil
 	case tag == "lzma":
-		lr, err := lzma.ReaderConfig{DictCap: MaxDecoderWindow}.NewReader(br)
+		lr, err := lzma.ReaderConfig{DictCap: decoderWindow}.NewReader(br)
 		if err != nil {
 			return nil, nil, fmt.Errorf("lzma payload: %w", err)
 		}
