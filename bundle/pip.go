@@ -46,7 +46,7 @@ func pipOptions(r *recipes.Recipe, root, cacheDir, logDir string, log *slog.Logg
 		return pipfreeze.Options{}, err
 	}
 	o := pipfreeze.Options{
-		Python: py, Root: root, IndexURL: r.Pip.IndexURL, LogDir: logDir, Logger: log,
+		Python: py, Root: root, IndexURL: r.Pip.IndexURL, LogDir: logDir, Logger: log, Sandbox: true,
 		Env: []string{"LD_LIBRARY_PATH=" + filepath.Join(root, "usr/lib64") + ":" + filepath.Join(root, "usr/lib")},
 	}
 	for _, f := range r.Pip.FindLinks {

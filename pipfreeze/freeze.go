@@ -51,7 +51,7 @@ func Freeze(ctx context.Context, opts Options) ([]Pin, error) {
 		return nil, fmt.Errorf("freeze: %w", err)
 	}
 	args := append([]string{"-I", "-B", "-c", freezeScript}, in.sitePaths()...)
-	out, err := runner.Output(ctx, opts.runner(), runner.Cmd{
+	out, err := runner.Output(ctx, opts.runnerFor(false, nil), runner.Cmd{
 		Name: opts.Python, Args: args, Env: opts.env(), Log: opts.logFile("pip-freeze"),
 	})
 	if err != nil {

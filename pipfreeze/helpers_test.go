@@ -133,6 +133,11 @@ func offlineSet(t testing.TB) string {
 			}
 			os.RemoveAll(old)
 		}
+		// The jail user reads the set (MkdirTemp made it private).
+		if err := os.Chmod(dir, 0o755); err != nil {
+			setErr = err.Error()
+			return
+		}
 		setDir = dir
 	})
 	if setDir == "" {
@@ -352,4 +357,13 @@ func sha256File(t testing.TB, path string) string {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// needJail skips (or fails with BUNDLE_REQUIRE_TOOLS=1) without bwrap, which
+// Options.Sandbox runs the interpreter in.
+func needJail(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		needTool(t, "bwrap is not installed: %v", err)
+	}
 }

@@ -112,6 +112,14 @@ func Install(ctx context.Context, opts Options, lockFile string) error {
 		common = append(common, "--find-links", links)
 		common = append(common, src...)
 	}
+	env, err := opts.stepEnv(tmp)
+	if err != nil {
+		return fmt.Errorf("install %s: %w", lockFile, err)
+	}
+	writable := []string{tmp}
+	if opts.Root != "" {
+		writable = append(writable, opts.Root)
+	}
 	steps := []struct {
 		name   string
 		pins   []Pin
@@ -135,9 +143,11 @@ func Install(ctx context.Context, opts Options, lockFile string) error {
 		}
 		args = append(args, "-r", reqFile)
 		start := time.Now()
-		_, err := opts.runner().Run(ctx, runner.Cmd{
+		// sdists build here (setup.py runs): in the jail, writing only
+		// the staging root and the step's directory.
+		_, err := opts.runnerFor(true, writable, localRepos(requirementsFor(s.pins))...).Run(ctx, runner.Cmd{
 			Name: opts.Python, Args: args, Dir: tmp,
-			Env: opts.env(), Log: opts.logFile("pip-install-" + s.name), TailLines: 200,
+			Env: env, Log: opts.logFile("pip-install-" + s.name), TailLines: 200,
 		})
 		if err != nil {
 			return fmt.Errorf("install %s (%s): %w", lockFile, s.name, classifyPipError(err, opts.FindLinks))

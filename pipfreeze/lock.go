@@ -87,9 +87,20 @@ func Lock(ctx context.Context, opts Options, requirementsFile string, out string
 	args = append(args, src...)
 	args = append(args, "-r", req)
 	start := time.Now()
-	_, err = opts.runner().Run(ctx, runner.Cmd{
+	// The resolver builds the metadata of sdists (their setup.py runs):
+	// in the jail, writing only its temporary directory, reaching only
+	// the index when one is configured.
+	reqText, err := os.ReadFile(req)
+	if err != nil {
+		return nil, fmt.Errorf("lock: requirements: %w", err)
+	}
+	env, err := opts.stepEnv(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", requirementsFile, err)
+	}
+	_, err = opts.runnerFor(true, []string{tmp}, append(localRepos(reqText), filepath.Dir(req))...).Run(ctx, runner.Cmd{
 		Name: opts.Python, Args: args, Dir: filepath.Dir(req),
-		Env: opts.env(), Log: opts.logFile("pip-lock"), TailLines: 200,
+		Env: env, Log: opts.logFile("pip-lock"), TailLines: 200,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: pip could not resolve it: %w", requirementsFile, classifyPipError(err, opts.FindLinks))

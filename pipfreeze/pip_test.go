@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -61,7 +62,8 @@ func TestLockInstallFreeze(t *testing.T) {
 	// A root deep enough that pip cannot write "#!ROOT/usr/bin/python3"
 	// (over 127 bytes) and writes its sh launcher instead.
 	root, rootPy := newRootAt(t, py, filepath.Join(t.TempDir(), strings.Repeat("deep-staging-directory/", 5), "root"))
-	opts := Options{Python: rootPy, FindLinks: []string{tiny, tools}, LogDir: filepath.Join(work, "logs")}
+	opts := Options{Python: rootPy, FindLinks: []string{tiny, tools}, LogDir: filepath.Join(work, "logs"), Sandbox: true}
+	needJail(t)
 	out := filepath.Join(work, "requirements.lock")
 	lf, err := Lock(ctx, opts, req, out)
 	if err != nil {
@@ -283,5 +285,44 @@ func TestInstallOutsideRoot(t *testing.T) {
 	err := Install(context.Background(), Options{Python: rootPy, Root: other, FindLinks: []string{other}}, lock)
 	if err == nil || !strings.Contains(err.Error(), "outside the staging root") {
 		t.Fatalf("want an outside-the-root error, got %v", err)
+	}
+}
+
+// TestSandboxedSdist: an sdist's setup.py runs when pip reads its metadata
+// (bundle lock) and when it builds (install). With Sandbox it runs in the
+// jail: the files it writes on the host's /tmp (world-writable) and in a
+// world-writable directory of the caller's never appear.
+func TestSandboxedSdist(t *testing.T) {
+	py := testPython(t)
+	needJail(t)
+	tools := toolsDir(t)
+	hostDir := t.TempDir()
+	if err := os.Chmod(hostDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	probe := filepath.Join(os.TempDir(), "bundle-sdist-probe-"+strconv.Itoa(os.Getpid()))
+	os.Remove(probe)
+	t.Cleanup(func() { os.Remove(probe) })
+	evil := t.TempDir()
+	makeSdist(t, evil, "evil", "1.0", map[string]string{
+		"setup.py": "import os\nfor p in (" + strconv.Quote(probe) + ", " + strconv.Quote(filepath.Join(hostDir, "x")) + "):\n" +
+			"    try:\n        open(p, 'w').write('x')\n    except OSError:\n        pass\n" + setupPy("evil", "1.0"),
+		"evil/__init__.py": "",
+	})
+	work := t.TempDir()
+	req := writeFile(t, filepath.Join(work, "requirements.txt"), "evil\nsetuptools\nwheel\n")
+	root, rootPy := newRoot(t, py)
+	opts := Options{Python: rootPy, Root: root, FindLinks: []string{evil, tools}, LogDir: filepath.Join(work, "logs"), Sandbox: true}
+	lock := filepath.Join(work, "requirements.lock")
+	if _, err := Lock(context.Background(), opts, req, lock); err != nil {
+		t.Fatal(err)
+	}
+	if err := Install(context.Background(), opts, lock); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{probe, filepath.Join(hostDir, "x")} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("the sdist's setup.py wrote %s on the host", p)
+		}
 	}
 }

@@ -22,11 +22,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/bundle-dev/bundle/bundle/jail"
 	"github.com/bundle-dev/bundle/bundle/runner"
 )
 
@@ -53,6 +57,13 @@ type Options struct {
 	// environment the commands run with, for instance LD_LIBRARY_PATH for
 	// an interpreter whose libpython lives in Root.
 	Env []string
+	// Sandbox runs every command of the interpreter in a bundle/jail:
+	// the host read-only, as an unprivileged user when bundle is root,
+	// no network except a configured IndexURL for the steps that
+	// download, writable only where the step writes (Root when
+	// installing, the step's temporary directory). bundle always sets it:
+	// the bundle's Python and the sdists it builds never run on the host.
+	Sandbox bool
 }
 
 func (o Options) logger() *slog.Logger {
@@ -69,16 +80,72 @@ func (o Options) runner() runner.Runner {
 	return runner.Exec{Logger: o.Logger}
 }
 
+// runnerFor is the runner of one step: in the jail when Sandbox is set,
+// with writable the directories the step writes and download whether it
+// may reach IndexURL. Root, the find-links directories, the interpreter's
+// directory and readable stay reachable.
+func (o Options) runnerFor(download bool, writable []string, readable ...string) runner.Runner {
+	if !o.Sandbox {
+		return o.runner()
+	}
+	j := jail.Jail{Writable: writable, Network: download && o.IndexURL != ""}
+	for _, d := range o.FindLinks {
+		readable = append(readable, linkTargetDirs(d)...)
+	}
+	for _, p := range append(append([]string{o.Root, filepath.Dir(o.Python)}, o.FindLinks...), readable...) {
+		if p != "" && !slices.Contains(writable, p) {
+			j.Readable = append(j.Readable, p)
+		}
+	}
+	return jail.Runner{Runner: o.runner(), Jail: j}
+}
+
+// linkTargetDirs lists the directories the symlinks in dir lead to, so
+// that a find-links directory of links stays readable in the jail.
+func linkTargetDirs(dir string) []string {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range ents {
+		if e.Type()&os.ModeSymlink == 0 {
+			continue
+		}
+		if t, err := filepath.EvalSymlinks(filepath.Join(dir, e.Name())); err == nil && !slices.Contains(out, filepath.Dir(t)) {
+			out = append(out, filepath.Dir(t))
+		}
+	}
+	return out
+}
+
 // env is the clean environment every command runs with.
 func (o Options) env() []string {
-	return runner.CleanEnv(append([]string{
+	env := []string{
 		"PIP_CONFIG_FILE=/dev/null",
 		"PIP_DISABLE_PIP_VERSION_CHECK=1",
 		"PIP_NO_INPUT=1",
 		"PYTHONNOUSERSITE=1",
 		"PYTHONDONTWRITEBYTECODE=1",
 		"PYTHONHASHSEED=0",
-	}, o.Env...)...)
+	}
+	return runner.CleanEnv(append(env, o.Env...)...)
+}
+
+// stepEnv is env for a pip step with its temporary directory tmp. In the
+// jail the user reads local git repositories the caller owns, which git
+// refuses unless its global configuration says safe.directory (whatever
+// their hooks do stays in the jail): tmp gets that configuration.
+func (o Options) stepEnv(tmp string) ([]string, error) {
+	env := o.env()
+	if !o.Sandbox {
+		return env, nil
+	}
+	cfg := filepath.Join(tmp, "gitconfig")
+	if err := os.WriteFile(cfg, []byte("[safe]\n\tdirectory = *\n"), 0o644); err != nil {
+		return nil, err
+	}
+	return append(env, "GIT_CONFIG_GLOBAL="+cfg), nil
 }
 
 // logFile is the log path for one command, "" without LogDir.
@@ -133,9 +200,24 @@ json.dump({"executable": sys.executable, "version": "%d.%d.%d" % sys.version_inf
   "has_pip": importlib.util.find_spec("pip") is not None}, sys.stdout)
 `
 
+// localVCSRE finds local git repositories in requirements: the jail must
+// let pip read them.
+var localVCSRE = regexp.MustCompile(`git\+file://(/[^@#\s]+)`)
+
+// localRepos returns the local git repositories text names.
+func localRepos(text []byte) []string {
+	var out []string
+	for _, m := range localVCSRE.FindAllSubmatch(text, -1) {
+		if p, err := url.PathUnescape(string(m[1])); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // inspect asks the interpreter for its install scheme.
 func inspect(ctx context.Context, o Options) (*interp, error) {
-	out, err := runner.Output(ctx, o.runner(), runner.Cmd{
+	out, err := runner.Output(ctx, o.runnerFor(false, nil), runner.Cmd{
 		Name: o.Python, Args: []string{"-I", "-B", "-c", inspectScript},
 		Env: o.env(), Log: o.logFile("python-inspect"),
 	})

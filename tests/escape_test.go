@@ -148,3 +148,40 @@ func TestHostileLayerSymlink(t *testing.T) {
 		t.Errorf("the error does not name the package's symlink and the job:\n%s", r.stderr)
 	}
 }
+
+// TestChecksNeverTouchHost: bundle test runs a recipe check that tries to
+// write the host's /tmp (world-writable, so nobody could), a directory of
+// the caller's, and to reach the network. The check runs in a jail: none
+// of its files appear on the host and it has no network; a check that
+// writes its TMPDIR still works.
+func TestChecksNeverTouchHost(t *testing.T) {
+	need(t, "bwrap", "setpriv")
+	out := t.TempDir()
+	tgz := assembleDemo(t, out, nil)
+	// A work directory nobody can reach on the host too, so that the
+	// only thing this test tells apart is where the check runs.
+	work, err := os.MkdirTemp("", "bundle-check-work-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(work) })
+	if err := os.Chmod(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	probe := probePath(t, "check")
+	mine := t.TempDir()
+	if err := os.Chmod(mine, 0o777); err != nil { // even a world-writable one
+		t.Fatal(err)
+	}
+	check := fmt.Sprintf(`touch %s; touch %s/x; echo tmp > "$TMPDIR/ok" && test -s "$TMPDIR/ok" && `+
+		`! (exec 3<>/dev/tcp/1.1.1.1/53) 2>/dev/null && echo contained`, probe, mine)
+	r := runBundle(t, nil, "test", "--workdir", work, "--check", "escape=bash -c '"+check+"'", "--json", tgz)
+	for _, p := range []string{probe, filepath.Join(mine, "x")} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("a check wrote %s on the host", p)
+		}
+	}
+	if r.code != 0 {
+		t.Fatalf("bundle test: exit %d (the check must pass: TMPDIR writable, no network)\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bundle-dev/bundle/bundle/jail"
 	"github.com/bundle-dev/bundle/bundle/relocate/buildpath"
 	"github.com/bundle-dev/bundle/bundle/runner"
 )
@@ -94,12 +95,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err := os.Chmod(runDir, 0o755); err != nil {
 		return nil, err
 	}
+	// The jail makes runDir reachable for nobody even below a private
+	// parent (bundle/jail), so any work directory does.
 	root := os.Geteuid() == 0
-	if root {
-		if err := checkReachable(runDir); err != nil {
-			return nil, fmt.Errorf("bundle test: %w", err)
-		}
-	}
 	// The bundle goes at a path longer than every build path, on the host
 	// and inside a root filesystem, so that a path baked into a fixed-size
 	// buffer at build time shows.
@@ -223,14 +221,16 @@ func hostSandbox(runDir, top string, elfs *elfSet, opts Options) (*sandbox, erro
 	opts.Logger.Debug("bundle test: decoys", "written", n, "spared for host tools", strings.Join(spared, " "))
 	s := &sandbox{sysroot: "/", top: top, decoys: decoys, env: baseEnv(home, tmp, hostBin), dir: tmp,
 		run: opts.Runner, logDir: filepath.Join(runDir, "logs"), workers: opts.Workers}
-	if os.Geteuid() == 0 {
-		setpriv, err := lookPath("setpriv")
-		if err != nil {
-			return nil, err
-		}
-		uid, gid := nobody()
-		s.prefix = dropArgs(setpriv, uid, gid)
+	// The bundle's programs and the recipe's checks run in a jail: the
+	// host read-only with a private /tmp, this run's directory readable,
+	// its TMPDIR writable, no network, new pid/ipc/uts namespaces, and as
+	// nobody when bundle is root.
+	uid, gid := nobody()
+	prefix, err := jail.Jail{Readable: []string{runDir}, Writable: []string{tmp}, UID: uid, GID: gid}.Prefix(tmp)
+	if err != nil {
+		return nil, err
 	}
+	s.prefix = prefix
 	return s, nil
 }
 

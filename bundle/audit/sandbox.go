@@ -82,23 +82,6 @@ func dropArgs(setpriv string, uid, gid int) []string {
 	return []string{setpriv, "--reuid=" + strconv.Itoa(uid), "--regid=" + strconv.Itoa(gid), "--clear-groups", "--no-new-privs", "--"}
 }
 
-// checkReachable fails when a user other than the owner cannot search
-// every directory leading to dir.
-func checkReachable(dir string) error {
-	for p := dir; ; p = filepath.Dir(p) {
-		fi, err := os.Stat(p)
-		if err != nil {
-			return err
-		}
-		if fi.Mode().Perm()&0o001 == 0 {
-			return fmt.Errorf("%s is not searchable by other users, so nobody cannot reach the bundle under it: choose a work directory under /tmp or /var/tmp", p)
-		}
-		if p == "/" || p == "." {
-			return nil
-		}
-	}
-}
-
 // findTool returns the path of a basic tool under sysroot (/usr/bin
 // first), as seen inside.
 func findTool(sysroot, name string) (string, bool) {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bundle-dev/bundle/bundle/jail"
 	"github.com/bundle-dev/bundle/bundle/runner"
 )
 
@@ -81,7 +82,7 @@ func (r *relocator) probePython(ctx context.Context) string {
 		r.log.Warn("relocate: the Python to byte-compile with is not in the bundle; stale pyc files are removed instead", "python", r.opts.Python)
 		return ""
 	}
-	out, err := runner.Output(ctx, r.opts.Runner, runner.Cmd{
+	out, err := runner.Output(ctx, r.pythonRunner(), runner.Cmd{
 		Name: r.host(r.opts.Python),
 		Args: []string{"-c", "import sys; print(sys.implementation.cache_tag or '', sys.version_info >= (3, 9))"},
 		Env:  pythonEnv(),
@@ -92,6 +93,13 @@ func (r *relocator) probePython(ctx context.Context) string {
 		return ""
 	}
 	return fields[0]
+}
+
+// pythonRunner runs the bundle's Python: in a jail (bundle/jail) where
+// only the tree is writable, as an unprivileged user when bundle is root,
+// without network. It never runs on the host as it is.
+func (r *relocator) pythonRunner() runner.Runner {
+	return jail.Runner{Runner: r.opts.Runner, Jail: jail.Jail{Writable: []string{r.root}}}
 }
 
 func pythonEnv() []string {
@@ -205,7 +213,7 @@ func (r *relocator) compile(ctx context.Context, levels, sources []string) error
 	args := []string{"-m", "compileall", "-q", "-f", "--invalidation-mode", "unchecked-hash", "-s", r.root, "-p", "/"}
 	args = append(args, levels...)
 	args = append(args, "-i", "-")
-	if _, err := r.opts.Runner.Run(ctx, runner.Cmd{Name: r.host(r.opts.Python), Args: args, Env: pythonEnv(), Stdin: &list}); err != nil {
+	if _, err := r.pythonRunner().Run(ctx, runner.Cmd{Name: r.host(r.opts.Python), Args: args, Env: pythonEnv(), Stdin: &list}); err != nil {
 		return fmt.Errorf("byte-compile %d files with %s: %w", len(sources), r.opts.Python, err)
 	}
 	return nil

@@ -24,7 +24,7 @@ import (
 
 // Options configures Relocate.
 type Options struct {
-	// Runner runs patchelf and Python (default runner.Default).
+	// Runner runs patchelf, and Python in a jail (default runner.Default).
 	Runner runner.Runner
 	// Platform gives the base libraries that need no search path entry
 	// and the base files scripts may keep as interpreters. Required.

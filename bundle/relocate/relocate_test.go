@@ -71,6 +71,7 @@ func relocateSample(t *testing.T, o elftest.SampleOptions, python string) (strin
 	root := filepath.Join(t.TempDir(), "staging", "TOP")
 	elftest.Sample(t, root, o)
 	if python != "" {
+		elftest.RequireTools(t, "bwrap") // the bundle's Python runs in a jail
 		hostPy := "/usr/bin/python3"
 		testenv.Exists(t, hostPy)
 		os.WriteFile(filepath.Join(root, "usr/bin/hostpython"), []byte("#!/bin/sh\nexec "+hostPy+" \"$@\"\n"), 0o755)
