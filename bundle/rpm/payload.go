@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"compress/bzip2"
 	"crypto"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"math"
 	"os"
 	"strings"
 
@@ -421,6 +423,9 @@ func decompressor(br *bufio.Reader, tag string) (io.Reader, func() error, error)
 				return decErr{xp, "xz payload"}, xp.Close, nil
 			}
 		}
+		if err := checkXZDict(br); err != nil {
+			return nil, nil, fmt.Errorf("xz payload: %w", err)
+		}
 		xr, err := xz.ReaderConfig{DictCap: xzDictCap}.NewReader(br)
 		if err != nil {
 			return nil, nil, fmt.Errorf("xz payload: %w", eofUnexpected(err))
@@ -445,4 +450,63 @@ func decompressor(br *bufio.Reader, tag string) (io.Reader, func() error, error)
 		return decErr{lr, "lzma payload"}, nil, nil
 	}
 	return nil, nil, fmt.Errorf("unrecognised payload compression (header says %q, payload starts % x)", tag, magic)
+}
+
+// checkXZDict refuses an xz stream whose first block asks for an LZMA2
+// dictionary over decoderWindow: the pure-Go decoder allocates whatever
+// the stream declares (up to 4 GiB). It reads the block header as the xz
+// format defines it (stream header, block header size and flags, optional
+// sizes, filter flags); what it cannot read is left to the decoder.
+func checkXZDict(br *bufio.Reader) error {
+	const streamHeader = 12
+	head, _ := br.Peek(streamHeader + 1)
+	if len(head) < streamHeader+1 || head[streamHeader] == 0 {
+		return nil // no block (an index follows): nothing to allocate
+	}
+	size := (int(head[streamHeader]) + 1) * 4
+	b, _ := br.Peek(streamHeader + size)
+	if len(b) < streamHeader+size {
+		return nil
+	}
+	b = b[streamHeader+1 : streamHeader+size-4] // after the size byte, before the CRC32
+	uvarint := func() (uint64, bool) {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return 0, false
+		}
+		b = b[n:]
+		return v, true
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	flags := b[0]
+	b = b[1:]
+	for _, present := range []bool{flags&0x40 != 0, flags&0x80 != 0} { // compressed, uncompressed size
+		if present {
+			if _, ok := uvarint(); !ok {
+				return nil
+			}
+		}
+	}
+	for range int(flags&3) + 1 {
+		id, ok1 := uvarint()
+		n, ok2 := uvarint()
+		if !ok1 || !ok2 || n > uint64(len(b)) {
+			return nil
+		}
+		props := b[:n]
+		b = b[n:]
+		if id == 0x21 && len(props) == 1 { // LZMA2: the dictionary size code
+			d := props[0] & 0x3f
+			dict := int64(math.MaxUint32)
+			if d < 40 {
+				dict = int64(2|d&1) << (d/2 + 11)
+			}
+			if dict > int64(decoderWindow) {
+				return fmt.Errorf("a dictionary of %d bytes is over the limit of %d", dict, decoderWindow)
+			}
+		}
+	}
+	return nil
 }

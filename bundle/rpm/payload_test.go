@@ -444,3 +444,23 @@ func BenchmarkPayloadFileDigests(b *testing.B) {
 		})
 	}
 }
+
+// The pure-Go xz decoder allocates the dictionary a stream declares: one
+// over the decoder window is refused before that.
+func TestXZDictionaryBound(t *testing.T) {
+	defer func(x bool, w int) { ExternalXZ, decoderWindow = x, w }(ExternalXZ, decoderWindow)
+	ExternalXZ = false
+	b, err := rpmtest.Build(rpmtest.Package{Name: "x", Compressor: "xz", Files: synthFiles()[:2]}) // 8 MiB dictionary
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, pl, err := OpenReader(bytes.NewReader(b)); err != nil {
+		t.Fatalf("within the window: %v", err)
+	} else {
+		pl.Close()
+	}
+	decoderWindow = 4 << 20
+	if _, _, err := OpenReader(bytes.NewReader(b)); err == nil || !strings.Contains(err.Error(), "dictionary of 8388608 bytes is over the limit of 4194304") {
+		t.Fatalf("err = %v, want the dictionary refused", err)
+	}
+}
