@@ -26,7 +26,7 @@ DEBIAN_SOURCES := zlib bzip2 xz-utils libffi openssl sqlite3 ncurses readline ex
 # and setuptools from its ensurepip.
 PYTHON_TARBALL := $(CACHE)/sources/sha256/24/2411c74bda5bbcfcddaf4531f66d1adc73f247f529aee981b029513aefdbf849
 
-.PHONY: all prereqs bin sources bundle example demo test bench clean
+.PHONY: all prereqs bin sources bundle example demo check unit test bench clean
 all: bin
 
 prereqs:
@@ -63,6 +63,21 @@ demo: prereqs bin
 	cp $(DEMO)/rpmbuild/RPMS/*/*.rpm $(DEMO)/repo/
 	$(BIN) assemble --repo $(DEMO)/repo --platform debian12-x86_64 --name demo --version 1.0 \
 		--workdir $(DEMO)/work -o $(DEMO) demo
+
+# What CI checks before the tests: formatting, vet, a tidy go.mod.
+# `duplicates` (only on some machines, never needed) lists what the
+# uncommitted change repeats.
+check:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l: not formatted:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) mod tidy -diff
+	@if command -v duplicates >/dev/null 2>&1; then duplicates --change; fi
+
+# The package tests without apt-get and without the end-to-end tests of
+# tests/ (they run the real binary, up to a whole reference build): a test
+# whose tool is missing skips, unless BUNDLE_REQUIRE_TOOLS=1 is set.
+unit:
+	$(GO) test $$($(GO) list ./... | grep -v '/tests$$')
 
 test: prereqs
 	BUNDLE_REQUIRE_TOOLS=1 $(GO) test -timeout 85m ./...
