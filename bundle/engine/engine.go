@@ -415,10 +415,11 @@ func (e *Engine) Build(ctx context.Context, only []string) (*Result, error) {
 	switch x := e.executor(); x {
 	case ExecutorLocal:
 	case ExecutorSlurm:
-		if opts.Batch, err = e.slurmBatch(ctx, p, state); err != nil {
+		x, err := e.slurmExecutor(ctx, p, state)
+		if err != nil {
 			return nil, err
 		}
-		opts.LogPath = func(pn *plan.Node) string { return filepath.Join(logs, pn.Name, "job.log") }
+		x.configure(&opts)
 	default:
 		return nil, fmt.Errorf("executor %q: want %s or %s", x, ExecutorLocal, ExecutorSlurm)
 	}

@@ -47,11 +47,15 @@ type slurmExec struct {
 
 	mu     sync.Mutex
 	prints map[string]string // node → fingerprint of its job spec
+	// published: a job finished since the local repo was last read (its
+	// RPMs are there, the engine's view lacks them).
+	published bool
 }
 
-// slurmBatch checks that the nodes share what the jobs need and returns
-// the batch options of a run of plan p on Slurm.
-func (e *Engine) slurmBatch(ctx context.Context, p *plan.Plan, state *schedule.State) (*schedule.BatchOptions, error) {
+// slurmExecutor checks that the nodes share what the jobs need, cancels
+// the jobs a killed run left unrecorded, and returns the executor of a
+// run of plan p on Slurm.
+func (e *Engine) slurmExecutor(ctx context.Context, p *plan.Plan, state *schedule.State) (*slurmExec, error) {
 	var cfg recipes.Slurm
 	if e.recipe.Build.Slurm != nil {
 		cfg = *e.recipe.Build.Slurm
@@ -87,7 +91,14 @@ func (e *Engine) slurmBatch(ctx context.Context, p *plan.Plan, state *schedule.S
 	if err := x.cancelOrphans(ctx, state); err != nil {
 		return nil, fmt.Errorf("slurm executor: %w", err)
 	}
-	return &schedule.BatchOptions{Batch: x, Resolve: x.resolve, Fingerprint: x.fingerprint, Poll: e.opts.Poll}, nil
+	return x, nil
+}
+
+// configure sets the scheduler's options for a run on Slurm.
+func (x *slurmExec) configure(opts *schedule.Options) {
+	opts.Batch = &schedule.BatchOptions{Batch: x, Resolve: x.resolve, Fingerprint: x.fingerprint, Poll: x.e.opts.Poll}
+	opts.Key = x.key
+	opts.LogPath = func(pn *plan.Node) string { return x.jobLog(pn.Name) }
 }
 
 // cancelOrphans cancels the live jobs of this work directory (their
@@ -171,6 +182,21 @@ func (x *slurmExec) resolve(ctx context.Context, pn *plan.Node) error {
 	return err
 }
 
+// key is the engine's key, computed on the local repo as it is now:
+// re-read when a job published into it since.
+func (x *slurmExec) key(ctx context.Context, pn *plan.Node) (string, error) {
+	x.mu.Lock()
+	reload := x.published
+	x.published = false
+	x.mu.Unlock()
+	if reload {
+		if err := x.e.loadRepo(ctx); err != nil {
+			return "", err
+		}
+	}
+	return x.e.key(ctx, pn)
+}
+
 func (x *slurmExec) jobDir(name string) string { return filepath.Join(x.e.workDir, "jobs", name) }
 
 func (x *slurmExec) jobLog(name string) string {
@@ -248,6 +274,9 @@ func (x *slurmExec) outcome(id, name string, s slurm.Status, known bool) schedul
 		x.e.mu.Lock()
 		x.e.keys[name] = res.Key
 		x.e.mu.Unlock()
+		x.mu.Lock()
+		x.published = true
+		x.mu.Unlock()
 		return schedule.JobStatus{State: res.State, Native: native, Key: res.Key, Started: res.Started, Duration: res.Duration}
 	}
 	var why []string

@@ -187,7 +187,7 @@ func (br *batchRun) prevEntry(k int) (Entry, bool) {
 // attach adopts the job a killed run submitted for node k.
 func (br *batchRun) attach(k int, prev Entry, st JobStatus) {
 	res := &br.res[k]
-	res.JobID, res.Log, res.Started = prev.JobID, prev.Log, prev.Started
+	res.JobID, res.Log, res.Started, res.CPUs = prev.JobID, prev.Log, prev.Started, br.share(k)
 	br.live[k] = prev.JobID
 	slog.Info("re-attached to the job of an earlier run", "package", br.nodes[k].Name, "job", prev.JobID, "state", st.Native)
 	br.update(k, st)
