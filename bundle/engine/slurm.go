@@ -153,10 +153,14 @@ func (x *slurmExec) spec(pn *plan.Node) jobSpec {
 		}
 	}
 	visit(pn.Name)
+	// What ships (keep, exclude, build-only) is decided where the
+	// bundle is assembled; it changes nothing a job does.
+	settings := n.settings
+	settings.Keep, settings.Exclude, settings.BuildOnly = nil, nil, false
 	return jobSpec{
 		Version: jobSpecVersion, Recipe: e.recipe.Name, Package: pn.Name,
 		WorkDir: e.workDir, CacheDir: e.cacheDir, Platform: e.platform, ExtraPackages: e.recipe.Build.ExtraPackages,
-		SRPM: n.prepared.SRPM, Inputs: n.inputs, BuildRequires: pn.BuildRequires, Settings: n.settings,
+		SRPM: n.prepared.SRPM, Inputs: n.inputs, BuildRequires: pn.BuildRequires, Settings: settings,
 		CPUs: e.jobCPUs(pn), Producers: producers,
 	}
 }
