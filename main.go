@@ -143,6 +143,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 						return err
 					}
 					o.NoAssemble, o.NoTest, o.TestRootFS = c.Bool("no-assemble"), c.Bool("no-test"), c.String("test-root")
+					o.Compare = reportDiff
 					done := notifyBuild(ctx, c.String("notify"), o)
 					res, err := bundle.Build(ctx, o)
 					err = done(res, err)

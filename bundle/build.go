@@ -48,6 +48,11 @@ type BuildOptions struct {
 	Executor       string
 	SlurmPartition string
 	SlurmAccount   string
+	// Compare says, for the build report, what changed since the bundle
+	// this build replaces (the manifest at the same output path). nil
+	// leaves the report without a diff. The command line passes
+	// bundle/diff's, which imports this package.
+	Compare func(old, new *Manifest) *htmlreport.Diff
 }
 
 // BuildResult is what `bundle build` made.
@@ -96,7 +101,7 @@ func Build(ctx context.Context, o BuildOptions) (*BuildResult, error) {
 	}
 	if len(o.Only) == 0 {
 		tarball := filepath.Join(dir, TarballName(r.Name, r.Version, eng.Platform().Name, r.Output.Compression))
-		rep = startReport(o, eng.WorkDir(), ReportPath(tarball), eng.Platform().Name, log)
+		rep = startReport(o, eng.WorkDir(), tarball, eng.Platform().Name, log)
 	}
 	out, err := build(ctx, o, eng, dir, rep)
 	rep.finish(ctx, err)

@@ -42,12 +42,17 @@ type liveReport struct {
 	stop   chan struct{}
 	done   chan struct{}
 	log    *slog.Logger
+	// prev is the manifest of the bundle this build replaces, compare
+	// says what changed (both nil: no diff).
+	prev    *Manifest
+	compare func(old, new *Manifest) *htmlreport.Diff
 }
 
 // startReport writes the first report of a build (status preparing) and
 // starts rewriting it every ReportInterval. The caller holds the work
-// directory's lock.
-func startReport(o BuildOptions, workDir, html, platform string, log *slog.Logger) *liveReport {
+// directory's lock. The manifest of the bundle the build replaces is read
+// now, before the build overwrites it.
+func startReport(o BuildOptions, workDir, tarball, platform string, log *slog.Logger) *liveReport {
 	r := o.Recipe
 	now := time.Now()
 	l := &liveReport{
@@ -56,8 +61,13 @@ func startReport(o BuildOptions, workDir, html, platform string, log *slog.Logge
 		rep: htmlreport.Report{
 			FormatVersion: htmlreport.FormatVersion,
 			Name:          r.Name, Version: r.Version, Platform: platform, Recipe: r.File,
-			Status: htmlreport.Preparing, Started: now, Updated: now, HTML: html,
+			Status: htmlreport.Preparing, Started: now, Updated: now, HTML: ReportPath(tarball),
 		},
+	}
+	if o.Compare != nil {
+		if m, err := ReadManifest(tarball + ".manifest.json"); err == nil {
+			l.prev, l.compare = m, o.Compare
+		}
 	}
 	l.write()
 	go l.loop()
@@ -137,6 +147,9 @@ func (l *liveReport) event(e schedule.Event) {
 				return
 			}
 			n.State, n.Log = e.State, e.Log
+			if e.JobID != "" {
+				n.JobID, n.JobState = e.JobID, e.JobState
+			}
 			switch e.State {
 			case schedule.Building:
 				n.Started, n.CPUs = e.Time, e.CPUs
@@ -193,6 +206,9 @@ func (l *liveReport) assembled(m *Manifest, tarball string) {
 			r.Stages = append(r.Stages, htmlreport.Stage{Name: s.Stage, Duration: time.Duration(s.Seconds * float64(time.Second))})
 		}
 		r.Bundle = b
+		if l.prev != nil {
+			r.Diff = l.compare(l.prev, m)
+		}
 	})
 }
 

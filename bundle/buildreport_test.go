@@ -70,9 +70,10 @@ func TestHostRequirements(t *testing.T) {
 func TestLiveReport(t *testing.T) {
 	dir := t.TempDir()
 	work, html := filepath.Join(dir, "work"), filepath.Join(dir, "out", "x.tar.gz.report.html")
+	tarball := filepath.Join(dir, "out", "x.tar.gz")
 	o := BuildOptions{Recipe: &recipes.Recipe{Name: "demo", Version: "1", File: "/r/demo.yaml"}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	l := startReport(o, work, html, "debian11-x86_64", log)
+	l := startReport(o, work, tarball, "debian11-x86_64", log)
 	page := func() string {
 		t.Helper()
 		data, err := os.ReadFile(html)
@@ -169,5 +170,43 @@ func TestRegenerateKilled(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(r.HTML); !strings.Contains(string(data), "badge st-interrupted") || !strings.Contains(string(data), "killed?") {
 		t.Errorf("a killed build's report is not interrupted:\n%s", data)
+	}
+}
+
+// TestReportDiff: the manifest of the bundle a build replaces is read when
+// the build starts, and compared with the new one once it is assembled.
+func TestReportDiff(t *testing.T) {
+	dir := t.TempDir()
+	tarball := filepath.Join(dir, "out", "x.tar.gz")
+	os.MkdirAll(filepath.Dir(tarball), 0o755)
+	old := &Manifest{ManifestVersion: ManifestVersion, Name: "x", Tarball: TarballInfo{File: "x.tar.gz", SHA256: "old"}}
+	if err := old.write(tarball + ".manifest.json"); err != nil {
+		t.Fatal(err)
+	}
+	var gotOld, gotNew *Manifest
+	o := BuildOptions{Recipe: &recipes.Recipe{Name: "x", Version: "1"}, Compare: func(a, b *Manifest) *htmlreport.Diff {
+		gotOld, gotNew = a, b
+		return &htmlreport.Diff{Against: "the previous x.tar.gz", Added: []string{"zlib-1.2.13-1.x86_64"}}
+	}}
+	l := startReport(o, filepath.Join(dir, "work"), tarball, "debian11-x86_64", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	// The build overwrites the old manifest before it is compared.
+	os.Remove(tarball + ".manifest.json")
+	m := &Manifest{Name: "x", Tarball: TarballInfo{File: "x.tar.gz", SHA256: "new"}}
+	l.assembled(m, tarball)
+	l.finish(context.Background(), nil)
+	if gotOld == nil || gotOld.Tarball.SHA256 != "old" || gotNew != m {
+		t.Fatalf("compared %+v with %+v", gotOld, gotNew)
+	}
+	page, _ := os.ReadFile(ReportPath(tarball))
+	if !strings.Contains(string(page), "+ zlib-1.2.13-1.x86_64") {
+		t.Error("the page does not show the diff")
+	}
+	// No previous bundle: no comparison.
+	gotOld = nil
+	l = startReport(o, filepath.Join(dir, "work2"), filepath.Join(dir, "out2", "x.tar.gz"), "debian11-x86_64", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	l.assembled(m, tarball)
+	l.finish(context.Background(), nil)
+	if gotOld != nil {
+		t.Error("compared without a previous bundle")
 	}
 }

@@ -10,9 +10,9 @@ import (
 	"github.com/bundle-dev/bundle/bundle/htmlreport/browsercheck"
 )
 
-// TestBuildReportInBrowser builds the small recipe of TestBuildRecipe once
-// as it is and once with a zlib patch that cannot apply, and loads both
-// HTML reports in headless chromium: no console error, no network
+// TestBuildReportInBrowser builds the small recipe of TestBuildRecipe (twice:
+// the second report compares with the first bundle) and once with a zlib
+// patch that cannot apply, and loads the HTML reports in headless chromium: no console error, no network
 // request, every package on the page, the failed package's log tail (the
 // last line of its real log) shown, a screenshot that is not blank. `bundle
 // report` writes the same page again from the work directory.
@@ -35,10 +35,21 @@ func TestBuildReportInBrowser(t *testing.T) {
 		}
 		report := s.Tarball + ".report.html"
 		p := loadReport(t, b, report, states(s))
-		for _, want := range []string{"succeeded", "sha256", "Installed size by package", "bundle test", "Critical path"} {
+		for _, want := range []string{"succeeded", "sha256", "Installed size by package", "bundle test", "Critical path",
+			"No previous build is known"} {
 			if !strings.Contains(p.Text, want) {
 				t.Errorf("the report lacks %q", want)
 			}
+		}
+		// The same build again: its report compares the new bundle with
+		// the one it replaces, which is the same, byte for byte.
+		s, r = runBuild(t, recipe, work)
+		if r.code != 0 {
+			t.Fatalf("second build: exit %d\n%s", r.code, r.stderr)
+		}
+		p = loadReport(t, b, report, states(s))
+		if !strings.Contains(p.Text, "Identical to the previous "+filepath.Base(s.Tarball)) {
+			t.Errorf("the second report does not say the bundle is identical to the previous one:\n%s", p.Text)
 		}
 		regenerated(t, work, report)
 	})

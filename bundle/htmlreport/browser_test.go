@@ -35,7 +35,7 @@ func startBrowser(t *testing.T) *browsercheck.Browser {
 func TestBrowser(t *testing.T) {
 	b := startBrowser(t)
 	dir := t.TempDir()
-	for name, r := range map[string]*Report{"failed": failedReport(), "succeeded": succeededReport(), "running": runningReport()} {
+	for name, r := range map[string]*Report{"failed": failedReport(), "succeeded": succeededReport(), "running": runningReport(), "slurm": slurmReport()} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(dir, name+".report.html")
 			if err := Write(path, r, r.Updated); err != nil {

@@ -1,6 +1,7 @@
 package htmlreport
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/bundle-dev/bundle/bundle/audit"
@@ -120,5 +121,16 @@ func runningReport() *Report {
 	r.Nodes[4] = node("zlib", schedule.Building, 62, 0, "patch changed")
 	r.Nodes[5] = node("libxml2", schedule.Waiting, -1, 0)
 	r.Nodes[6] = node("lxml", schedule.Waiting, -1, 0)
+	return r
+}
+
+// slurmReport is the succeeded build run as Slurm jobs: one lane per job.
+func slurmReport() *Report {
+	r := succeededReport()
+	for i := range r.Nodes {
+		if n := &r.Nodes[i]; !n.Resumed {
+			n.JobID, n.JobState = fmt.Sprint(1001+i), "COMPLETED"
+		}
+	}
 	return r
 }

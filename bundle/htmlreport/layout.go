@@ -31,6 +31,8 @@ type gantt struct {
 	NowX float64
 	// Span is the time the axis covers.
 	Span time.Duration
+	// Jobs: some lanes are batch (Slurm) jobs.
+	Jobs bool
 }
 
 type lane struct {
@@ -93,17 +95,26 @@ func (r *Report) intervals(now time.Time) (out []interval, origin, end time.Time
 	return out, origin, end
 }
 
-// assignLanes gives each interval (sorted by start) the lowest lane free
-// at its start: as many lanes as jobs ever ran at once, which is at most
-// the worker count. With Slurm job ids, each job is its own lane.
+// assignLanes gives each interval (sorted by start) the lowest worker lane
+// free at its start: as many lanes as jobs ever ran at once, which is at
+// most the worker count. A batch (Slurm) job is a lane of its own, named
+// by its job id.
 func assignLanes(ivs []interval) (lanes []int, labels []string) {
-	var free []time.Time // per lane, when it becomes free
+	var free []time.Time // per lane, when it becomes free; zero: a job's own lane
+	workers := 0
 	for _, iv := range ivs {
-		l := slices.IndexFunc(free, func(t time.Time) bool { return !t.After(iv.start) })
+		if id := iv.node.JobID; id != "" {
+			lanes = append(lanes, len(labels))
+			labels = append(labels, "job "+id)
+			free = append(free, time.Time{})
+			continue
+		}
+		l := slices.IndexFunc(free, func(t time.Time) bool { return !t.IsZero() && !t.After(iv.start) })
 		if l < 0 {
 			l = len(free)
+			workers++
 			free = append(free, time.Time{})
-			labels = append(labels, fmt.Sprintf("worker %d", l+1))
+			labels = append(labels, fmt.Sprintf("worker %d", workers))
 		}
 		free[l] = iv.end
 		lanes = append(lanes, l)
@@ -123,6 +134,7 @@ func (r *Report) layoutGantt(now time.Time) *gantt {
 	g.Height = ganttAxisH + len(labels)*ganttLaneH + 4
 	for l, label := range labels {
 		g.Lanes = append(g.Lanes, lane{Y: ganttAxisH + l*ganttLaneH, Label: label})
+		g.Jobs = g.Jobs || strings.HasPrefix(label, "job ")
 	}
 	scale := float64(ganttPlotW) / float64(span)
 	for i, iv := range ivs {
@@ -135,6 +147,9 @@ func (r *Report) layoutGantt(now time.Time) *gantt {
 		b.Title = fmt.Sprintf("%s: %s, %s from +%s", n.Name, n.State, schedule.FormatDuration(d), schedule.FormatDuration(iv.start.Sub(origin)))
 		if n.CPUs > 0 {
 			b.Title += fmt.Sprintf(", %d cpus", n.CPUs)
+		}
+		if n.JobID != "" {
+			b.Title += ", job " + n.JobID
 		}
 		if label := n.Name; float64(len(label))*7+8 <= w {
 			b.Label = label

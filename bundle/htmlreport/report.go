@@ -149,11 +149,14 @@ type Requirement struct {
 
 // Diff is what changed against the previous build.
 type Diff struct {
-	// Against names the previous build (its tarball or manifest).
-	Against string   `json:"against"`
+	// Against names the previous build (its tarball and digest).
+	Against string `json:"against"`
+	// Identical: the same packages, pins and tarball digest.
+	Identical bool `json:"identical,omitempty"`
+	// Added, Removed and Changed are packages and pip pins, one line
+	// each; Changed lines read "name: old → new".
 	Added   []string `json:"added,omitempty"`
 	Removed []string `json:"removed,omitempty"`
-	// Changed are "name: old → new" lines.
 	Changed []string `json:"changed,omitempty"`
 	// SizeDelta is the change of the unpacked tree's size, in bytes.
 	SizeDelta int64 `json:"size_delta"`

@@ -41,7 +41,7 @@ func golden(t *testing.T, name string, got []byte) {
 // read in a browser).
 func TestRenderGolden(t *testing.T) {
 	for name, r := range map[string]*Report{
-		"failed": failedReport(), "succeeded": succeededReport(), "running": runningReport(),
+		"failed": failedReport(), "succeeded": succeededReport(), "running": runningReport(), "slurm": slurmReport(),
 	} {
 		t.Run(name, func(t *testing.T) {
 			var b bytes.Buffer
@@ -85,6 +85,10 @@ func TestRenderContent(t *testing.T) {
 			"bundle test</dt><dd>passed (3 checks)",
 			"+ lxml-4.9.2-1.x86_64", "unpacked size -2.0 KiB",
 		}, []string{`id="failures"`, `http-equiv="refresh"`}},
+		{"slurm", slurmReport(), []string{
+			"One lane per Slurm job", `<text class="lane-label" x="4" y="22" dy="17">job 1001</text>`,
+			`title="Slurm's state of job 1005">COMPLETED<`, "job 1007</td>",
+		}, []string{"worker 1"}},
 		{"running", runningReport(), []string{
 			`http-equiv="refresh" content="5"`, "The build is running",
 			`class="now"`, "2 building, 2 waiting",
@@ -181,6 +185,7 @@ func TestAssignLanes(t *testing.T) {
 	iv := func(name string, s, e float64) interval {
 		return interval{node: &Node{NodeResult: schedule.NodeResult{Name: name}}, start: at(s), end: at(e)}
 	}
+	job := func(i interval, id string) interval { i.node.JobID = id; return i }
 	tests := []struct {
 		name  string
 		ivs   []interval
@@ -191,6 +196,7 @@ func TestAssignLanes(t *testing.T) {
 		{"two at once", []interval{iv("a", 0, 10), iv("b", 1, 5), iv("c", 5, 12), iv("d", 10, 11)}, []int{0, 1, 1, 0}, 2},
 		{"three at once", []interval{iv("a", 0, 10), iv("b", 0, 10), iv("c", 0, 10), iv("d", 10, 11)}, []int{0, 1, 2, 0}, 3},
 		{"none", nil, nil, 0},
+		{"slurm jobs beside local work", []interval{iv("a", 0, 10), job(iv("b", 0, 10), "7"), job(iv("c", 10, 20), "8"), iv("d", 10, 11)}, []int{0, 1, 2, 0}, 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

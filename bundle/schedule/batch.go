@@ -211,8 +211,8 @@ func (br *batchRun) resolve(k int, prev Entry) bool {
 			if res.Log == "" {
 				res.Log = prev.Log
 			}
-			res.JobID, res.State = prev.JobID, prev.State
-			br.emit(Event{Kind: EventNode, Node: nd.Name, State: prev.State, Resumed: true, Log: res.Log, JobID: res.JobID})
+			res.JobID, res.State, res.Key = prev.JobID, prev.State, prev.Key
+			br.emit(Event{Kind: EventNode, Node: nd.Name, State: prev.State, Resumed: true, Log: res.Log, JobID: res.JobID, Key: res.Key})
 			return true
 		}
 	}
@@ -306,7 +306,7 @@ func (br *batchRun) update(k int, st JobStatus) {
 // cancels their jobs (and, with FailFast, every job).
 func (br *batchRun) final(k int, st JobState, e Entry) {
 	res := &br.res[k]
-	res.State, res.Error = st, e.Error
+	res.State, res.Error, res.Key = st, e.Error, e.Key
 	if j, ok := br.running[k]; ok {
 		br.usedCPUs -= j.cpus
 		delete(br.running, k)
@@ -320,7 +320,7 @@ func (br *batchRun) final(k int, st JobState, e Entry) {
 		skipped = br.skipDependents(k, updates)
 	}
 	br.save(updates)
-	br.emit(Event{Kind: EventNode, Node: res.Name, State: st, CPUs: res.CPUs, Duration: res.Duration,
+	br.emit(Event{Kind: EventNode, Node: res.Name, State: st, CPUs: res.CPUs, Duration: res.Duration, Key: res.Key,
 		Err: res.Error, Log: res.Log, Cause: res.Cause, JobID: res.JobID, JobState: res.JobState})
 	var cancel []string
 	for _, s := range skipped {
