@@ -127,6 +127,8 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 					&cli.BoolFlag{Name: "no-test", Usage: "do not run `bundle test` on the new bundle"},
 					&cli.StringFlag{Name: "test-root", Usage: "also run the bundle's checks inside this root filesystem `DIR` (or debian:SUITE)"},
 					&cli.StringFlag{Name: "notify", Usage: "at the end, success or failure, run `CMD` (sh -c) with the run's JSON summary on stdin"},
+					&cli.BoolFlag{Name: "no-reuse", Usage: "assemble and test even when an assembly of the same inputs is in the cache"},
+					&cli.BoolFlag{Name: "explain", Usage: "say which assemble inputs changed since the last build of this output"},
 					jsonFlag),
 				Action: func(ctx context.Context, c *cli.Command) error {
 					r, err := loadRecipe(c, 1)
@@ -144,6 +146,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 					}
 					o.NoAssemble, o.NoTest, o.TestRootFS = c.Bool("no-assemble"), c.Bool("no-test"), c.String("test-root")
 					o.Compare = reportDiff
+					o.NoReuse, o.Explain = c.Bool("no-reuse"), c.Bool("explain")
 					done := notifyBuild(ctx, c.String("notify"), o)
 					res, err := bundle.Build(ctx, o)
 					err = done(res, err)

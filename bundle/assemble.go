@@ -224,7 +224,7 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 		tres, err = tarball.Write(ctx, tarball.Options{
 			Root: staging, TopDir: o.TopDir, Out: out, Compression: o.Compress, Mtime: mtime,
 			CatalogMax: o.CatalogMax, CatalogMin: o.CatalogMin, Logger: log,
-			Sidecars: []string{out + ".manifest.json", out + ".ingest.sh", out + ".spdx.json"},
+			Sidecars: sidecars(out),
 		})
 		return err
 	}); err != nil {
@@ -243,6 +243,12 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// sidecars are the files Assemble writes beside the tarball out, besides
+// its .sha256.
+func sidecars(out string) []string {
+	return []string{out + ".manifest.json", out + ".spdx.json", out + ".ingest.sh"}
 }
 
 func (o *AssembleOptions) defaults() error {

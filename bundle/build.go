@@ -53,6 +53,10 @@ type BuildOptions struct {
 	// leaves the report without a diff. The command line passes
 	// bundle/diff's, which imports this package.
 	Compare func(old, new *Manifest) *htmlreport.Diff
+	// NoReuse assembles and tests even when the assembled cache holds the
+	// output of the same inputs; Explain prints which inputs changed.
+	NoReuse bool
+	Explain bool
 }
 
 // BuildResult is what `bundle build` made.
@@ -62,6 +66,10 @@ type BuildResult struct {
 	Manifest *Manifest         `json:"manifest,omitempty"`
 	Tarball  string            `json:"tarball,omitempty"`
 	Test     *audit.Report     `json:"test,omitempty"`
+	// Assemble says whether the assembled output was reused and which
+	// inputs changed; TestReused that the test was skipped.
+	Assemble   *AssembleReuse `json:"assemble,omitempty"`
+	TestReused *TestReuse     `json:"test_reused,omitempty"`
 }
 
 // Build runs the whole pipeline: plan → builds → local repo → assemble.
@@ -139,7 +147,7 @@ func build(ctx context.Context, o BuildOptions, eng *engine.Engine, dir string, 
 		afterExtract = append(afterExtract, pipStage(r, cacheDirOf(o), filepath.Join(eng.WorkDir(), "logs", "pip"), log))
 	}
 	buildPaths := []string{eng.WorkDir(), cacheDirOf(o)}
-	m, err := Assemble(ctx, AssembleOptions{
+	m, reuse, err := assembleCached(ctx, o, eng, AssembleOptions{
 		AfterExtract: afterExtract,
 		AfterLinks:   []Hook{RelocateStage(eng.Platform(), EnvOptions(r, r.Name), buildPaths, log)},
 		Repo:         eng.Repo(), Platform: eng.Platform(), Name: r.Name, Version: r.Version, TopDir: r.TopDir,
@@ -149,7 +157,8 @@ func build(ctx context.Context, o BuildOptions, eng *engine.Engine, dir string, 
 		CatalogMax: r.Output.CatalogMax, CatalogMin: r.Output.CatalogMin, Logger: log,
 		RootVar: EnvOptions(r, r.Name).RootVar, Checks: recipeChecks(r),
 		MaxFiles: o.MaxFiles, MaxBytes: o.MaxBytes,
-	})
+	}, buildPaths)
+	out.Assemble = reuse
 	if err != nil {
 		return out, fmt.Errorf("assemble: %w", err)
 	}
@@ -160,9 +169,9 @@ func build(ctx context.Context, o BuildOptions, eng *engine.Engine, dir string, 
 		return out, nil
 	}
 	rep.phase(htmlreport.Testing)
-	t, err := Test(ctx, TestOptions{Target: out.Tarball, Platform: eng.Platform(), Recipe: r,
-		RootFS: o.TestRootFS, BuildPaths: buildPaths, Logger: log})
-	out.Test = t
+	t, treuse, err := testCached(ctx, o, TestOptions{Target: out.Tarball, Platform: eng.Platform(), Recipe: r,
+		RootFS: o.TestRootFS, BuildPaths: buildPaths, Logger: log}, m.Tarball.SHA256)
+	out.Test, out.TestReused = t, treuse
 	rep.tested(t)
 	if err != nil {
 		return out, fmt.Errorf("bundle test %s: %w", out.Tarball, err)

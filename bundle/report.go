@@ -173,7 +173,10 @@ func PrintBuild(w io.Writer, res *BuildResult, err error, asJSON bool) error {
 		fmt.Fprintf(w, "local repo: %s\n", res.Repo)
 		printAssembled(w, res.Manifest, res.Tarball)
 	}
-	if res != nil && res.Test != nil {
+	if res != nil {
+		printReuse(w, res.Assemble, res.TestReused)
+	}
+	if res != nil && res.Test != nil && res.TestReused == nil {
 		fmt.Fprintln(w, "bundle test:")
 		if terr := res.Test.WriteText(w); terr != nil {
 			return terr

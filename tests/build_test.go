@@ -15,7 +15,7 @@ import (
 // buildCache is the cache shared by the build tests: sources, build
 // results and the sandbox rootfs. $BUNDLE_CACHE when set (CI keeps it
 // between runs), else a directory for this test run.
-func buildCache(t *testing.T) string {
+func buildCache(t testing.TB) string {
 	t.Helper()
 	if d := os.Getenv("BUNDLE_CACHE"); d != "" {
 		return d
@@ -28,7 +28,7 @@ func buildCache(t *testing.T) string {
 }
 
 // needSandbox skips (or fails in CI) where the sandbox builder cannot run.
-func needSandbox(t *testing.T) {
+func needSandbox(t testing.TB) {
 	t.Helper()
 	need(t, "rpmbuild", "rpmspec", "createrepo_c", "mmdebstrap", "bwrap", "unshare")
 	if os.Geteuid() != 0 {
@@ -43,7 +43,7 @@ func needSandbox(t *testing.T) {
 // Debian's copies of their upstream tarballs (reachable from CI), plus the
 // real SRPM hello-1.0-1.src.rpm of rpm's test suite. extra is appended to
 // zlib's entry (patches).
-func writeRecipe(t *testing.T, dir, zlibExtra string) string {
+func writeRecipe(t testing.TB, dir, zlibExtra string) string {
 	t.Helper()
 	specs := filepath.Join(repoRoot(t), "recipes", "specs")
 	hello := filepath.Join(fixtures(t), "rpm-testsuite", "hello-1.0-1.src.rpm")
@@ -113,7 +113,7 @@ type buildSummary struct {
 	} `json:"manifest"`
 }
 
-func runBuild(t *testing.T, recipe, workdir string, args ...string) (buildSummary, result) {
+func runBuild(t testing.TB, recipe, workdir string, args ...string) (buildSummary, result) {
 	t.Helper()
 	argv := append([]string{"build", "--json", "--workdir", workdir}, args...)
 	argv = append(argv, recipe)
