@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bundle-dev/bundle/bundle/atomicfile"
 	"github.com/bundle-dev/bundle/bundle/closure"
 	"github.com/bundle-dev/bundle/bundle/engine"
 	"github.com/bundle-dev/bundle/bundle/extract"
@@ -209,7 +210,7 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-		return writeFileAtomic(filepath.Join(dir, SBOMFile), bom, 0o644)
+		return atomicfile.Write(filepath.Join(dir, SBOMFile), bom, 0o644)
 	}); err != nil {
 		return nil, err
 	}
@@ -236,7 +237,7 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 	if err := m.write(out + ".manifest.json"); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(out+".spdx.json", bom, 0o644); err != nil {
+	if err := atomicfile.Write(out+".spdx.json", bom, 0o644); err != nil {
 		return nil, err
 	}
 	if err := writeIngestScript(out+".ingest.sh", m.Ingest, o.Name+"/"+o.Version); err != nil {
@@ -357,5 +358,5 @@ func writeIngestScript(path, cmd, baseDir string) error {
 		"# uncompressed tar stream; it opens and publishes the transaction itself).\nset -eu\n" +
 		"cd \"$(dirname \"$0\")\"\nREPO=\"${1:?usage: $0 REPOSITORY [BASE_DIR]}\"\n" +
 		"BASE_DIR=\"${2:-}\"\n[ -n \"$BASE_DIR\" ] || BASE_DIR=" + tarball.ShellQuote(baseDir) + "\n" + cmd + "\n"
-	return writeFileAtomic(path, []byte(body), 0o755)
+	return atomicfile.Write(path, []byte(body), 0o755)
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/bundle-dev/bundle/bundle/atomicfile"
 	"github.com/bundle-dev/bundle/bundle/runner"
 )
 
@@ -178,7 +179,7 @@ func WriteVersions(path string, rpms []string, pins []Pin) error {
 			last = r
 		}
 	}
-	return writeFileAtomic(path, b.Bytes())
+	return atomicfile.Write(path, b.Bytes(), 0o644)
 }
 
 func sortedUnique(s []string) []string {

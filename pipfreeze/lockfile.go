@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/bundle-dev/bundle/bundle/atomicfile"
 )
 
 // Pin is one exactly pinned Python distribution.
@@ -90,7 +91,7 @@ func (l *LockFile) Bytes() []byte {
 // WriteFile writes the lock to path through a temporary file and a rename,
 // so a reader never sees a partial lock.
 func (l *LockFile) WriteFile(path string) error {
-	return writeFileAtomic(path, l.Bytes())
+	return atomicfile.Write(path, l.Bytes(), 0o644)
 }
 
 // ReadLock reads and parses the lock file at path.
@@ -308,39 +309,4 @@ func dedupe(s []string) []string {
 		}
 	}
 	return out
-}
-
-// writeFileAtomic writes data to path via a temporary file in the same
-// directory, synced and renamed into place.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	ok = true
-	return nil
 }

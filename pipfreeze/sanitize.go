@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/bundle-dev/bundle/bundle/atomicfile"
 )
 
 // sanitizeInstalled checks and cleans what pip installed for the named
@@ -107,7 +109,7 @@ func sanitizeDist(site, distInfo, scripts string, roots []string) (outside, leak
 			continue
 		}
 		fixed := fixScript(data, roots)
-		if err := writeFileAtomic(p, fixed); err != nil {
+		if err := atomicfile.Write(p, fixed, 0o644); err != nil {
 			return nil, nil, err
 		}
 		if err := os.Chmod(p, st.Mode().Perm()); err != nil {
@@ -127,7 +129,7 @@ func sanitizeDist(site, distInfo, scripts string, roots []string) (outside, leak
 		if err := w.WriteAll(rows); err != nil {
 			return nil, nil, fmt.Errorf("write %s: %w", recordPath, err)
 		}
-		if err := writeFileAtomic(recordPath, b.Bytes()); err != nil {
+		if err := atomicfile.Write(recordPath, b.Bytes(), 0o644); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/bundle-dev/bundle/bundle/atomicfile"
 )
 
 // Arg is one argument of the ingest command: a literal value, always
@@ -114,42 +116,10 @@ func WriteSHA256File(path, sum string) error {
 	if base == "." || base == string(filepath.Separator) || strings.ContainsAny(base, "\n\\") {
 		return fmt.Errorf("write checksum for %s: the name %q cannot be written in a coreutils checksum line", path, base)
 	}
-	if err := writeFileAtomic(file, []byte(sum+"  "+base+"\n")); err != nil {
+	if err := atomicfile.Write(file, []byte(sum+"  "+base+"\n"), 0o644); err != nil {
 		return fmt.Errorf("write checksum file %s: %w", file, err)
 	}
 	return nil
-}
-
-// writeFileAtomic writes data to a temporary file beside name, fsyncs it and
-// renames it over name, so name never holds a partial file.
-func writeFileAtomic(name string, data []byte) (err error) {
-	dir := filepath.Dir(name)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(name)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), name); err != nil {
-		return err
-	}
-	return syncDir(dir)
 }
 
 // syncDir fsyncs a directory so a rename inside it is durable.
