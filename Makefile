@@ -5,7 +5,8 @@
 GO      ?= go
 BIN     := bin/bundle
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-CACHE   ?= $(or $(BUNDLE_CACHE),$(HOME)/.cache/bundle)
+# The cache directory, by bundle's rule (bundle/cachedir).
+CACHE   ?= $(or $(BUNDLE_CACHE),$(if $(filter /%,$(XDG_CACHE_HOME)),$(XDG_CACHE_HOME)/bundle),$(HOME)/.cache/bundle)
 export CGO_ENABLED := 0
 # A fixed time makes the RPMs, and so the tarballs, reproducible.
 export SOURCE_DATE_EPOCH ?= 1767225600

@@ -203,7 +203,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 				OnUsageError: onUsageError,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "workdir", Value: ".bundle", Usage: "work `DIR` (prepared SRPMs, repo, logs, state)"},
-					&cli.StringFlag{Name: "cache-dir", Usage: "cache `DIR` (default $BUNDLE_CACHE, else ~/.cache/bundle)"},
+					&cli.StringFlag{Name: "cache-dir", Usage: "cache `DIR` (default $BUNDLE_CACHE, else $XDG_CACHE_HOME/bundle, else ~/.cache/bundle)"},
 					&cli.BoolFlag{Name: "offline", Usage: "never use the network: sources must be in the cache"},
 					&cli.BoolFlag{Name: "explain", Usage: "say which packages will rebuild and why"},
 					jsonFlag,
@@ -225,7 +225,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 				ArgsUsage:    "[RECIPE]",
 				OnUsageError: onUsageError,
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "cache-dir", Usage: "cache `DIR` (default $BUNDLE_CACHE, else ~/.cache/bundle)"},
+					&cli.StringFlag{Name: "cache-dir", Usage: "cache `DIR` (default $BUNDLE_CACHE, else $XDG_CACHE_HOME/bundle, else ~/.cache/bundle)"},
 					&cli.BoolFlag{Name: "offline", Usage: "only check that everything is in the cache"},
 					workersFlag, jsonFlag,
 				},
@@ -577,7 +577,7 @@ func parseMtime(s string) (time.Time, error) {
 func buildFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "workdir", Value: ".bundle", Usage: "work `DIR`: local repo, logs, state, lock"},
-		&cli.StringFlag{Name: "cache-dir", Usage: "cache `DIR` for sources, builds and build roots (default $BUNDLE_CACHE, else ~/.cache/bundle)"},
+		&cli.StringFlag{Name: "cache-dir", Usage: "cache `DIR` for sources, builds and build roots (default $BUNDLE_CACHE, else $XDG_CACHE_HOME/bundle, else ~/.cache/bundle)"},
 		&cli.BoolFlag{Name: "offline", Usage: "never use the network: sources must be in the cache"},
 		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "builds at once (default: the recipe's build.jobs, else the CPU count)"},
 		&cli.IntFlag{Name: "cpus", Usage: "global CPU budget shared by running builds (default: the recipe's build.cpus, else the CPU count)"},

@@ -306,12 +306,18 @@ func TarballName(name, version, platform, compression string) string {
 }
 
 func (o *AssembleOptions) tarballPath() string {
+	return outputPath(o.Out, TarballName(o.Name, o.Version, o.Platform.Name, o.Compress))
+}
+
+// outputPath is the tarball's path for an -o value: out itself when it
+// names a tarball, else the file name in the directory out.
+func outputPath(out, name string) string {
 	for _, ext := range []string{".tar.gz", ".tgz", ".tar.zst", ".tar"} {
-		if strings.HasSuffix(o.Out, ext) {
-			return o.Out
+		if strings.HasSuffix(out, ext) {
+			return out
 		}
 	}
-	return filepath.Join(o.Out, TarballName(o.Name, o.Version, o.Platform.Name, o.Compress))
+	return filepath.Join(out, name)
 }
 
 func excludePackages(res *closure.Result, globs []string) *closure.Result {

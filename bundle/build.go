@@ -9,12 +9,12 @@ import (
 	"time"
 
 	"github.com/bundle-dev/bundle/bundle/audit"
+	"github.com/bundle-dev/bundle/bundle/cachedir"
 	"github.com/bundle-dev/bundle/bundle/engine"
 	"github.com/bundle-dev/bundle/bundle/htmlreport"
 	"github.com/bundle-dev/bundle/bundle/plan"
 	"github.com/bundle-dev/bundle/bundle/schedule"
 	"github.com/bundle-dev/bundle/bundle/sources"
-	"github.com/bundle-dev/bundle/mockrun"
 	"github.com/bundle-dev/bundle/recipes"
 )
 
@@ -227,7 +227,7 @@ func Plan(ctx context.Context, o PlanOptions, w io.Writer) error {
 func Fetch(ctx context.Context, r *recipes.Recipe, cacheDir string, offline bool, workers int, log *slog.Logger) ([]string, error) {
 	if cacheDir == "" {
 		var err error
-		if cacheDir, err = mockrun.DefaultCacheDir(); err != nil {
+		if cacheDir, err = cachedir.Root(); err != nil {
 			return nil, err
 		}
 	}

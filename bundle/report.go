@@ -1,8 +1,6 @@
 package bundle
 
 import (
-	"path/filepath"
-
 	"encoding/json"
 	"fmt"
 	"github.com/bundle-dev/bundle/links"
@@ -105,14 +103,7 @@ func stringsOf[T fmt.Stringer](xs []T) []string {
 }
 
 // OutputPath is where Assemble wrote the tarball for an -o value.
-func OutputPath(out string, m *Manifest) string {
-	for _, ext := range []string{".tar.gz", ".tgz", ".tar.zst", ".tar"} {
-		if strings.HasSuffix(out, ext) {
-			return out
-		}
-	}
-	return filepath.Join(out, m.Tarball.File)
-}
+func OutputPath(out string, m *Manifest) string { return outputPath(out, m.Tarball.File) }
 
 // PrintPlatforms lists the embedded platforms, or prints the named ones in full.
 func PrintPlatforms(w io.Writer, names []string, asJSON bool) error {

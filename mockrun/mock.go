@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bundle-dev/bundle/bundle/atomicfile"
 	"github.com/bundle-dev/bundle/bundle/runner"
 	"github.com/bundle-dev/bundle/platforms"
 )
@@ -87,11 +88,7 @@ func (m *Mock) Prepare(ctx context.Context) error {
 		return fmt.Errorf("mock config: %w", err)
 	}
 	if old, err := os.ReadFile(m.cfg); err != nil || !bytes.Equal(old, []byte(text)) {
-		tmp := m.cfg + ".tmp"
-		if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
-			return fmt.Errorf("mock config: %w", err)
-		}
-		if err := os.Rename(tmp, m.cfg); err != nil {
+		if err := atomicfile.Write(m.cfg, []byte(text), 0o644); err != nil {
 			return fmt.Errorf("mock config: %w", err)
 		}
 	}

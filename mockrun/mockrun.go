@@ -23,11 +23,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/bundle-dev/bundle/bundle/atomicfile"
 	"github.com/bundle-dev/bundle/bundle/runner"
 	"github.com/bundle-dev/bundle/platforms"
 )
@@ -217,35 +217,23 @@ func hashJSON(v any) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// copyFile copies src to dst through a temporary file and a rename, so dst
-// is never seen half written.
+// copyFile copies src to dst atomically (atomicfile), so dst is never seen
+// half written.
 func copyFile(src, dst string, mode os.FileMode) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp*")
+	tmp, err := atomicfile.Create(dst)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	defer tmp.Cleanup()
 	if _, err := io.Copy(tmp, in); err != nil {
-		tmp.Close()
 		return err
 	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), dst)
+	return tmp.Commit(mode)
 }
 
 // tailFile returns the last n lines of the file at path ("" when it cannot

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bundle-dev/bundle/bundle/cachedir"
 	"github.com/bundle-dev/bundle/bundle/runner"
 )
 
@@ -43,17 +44,8 @@ type Sandbox struct {
 	rootfs string // set once Prepare succeeded
 }
 
-// DefaultCacheDir is $BUNDLE_CACHE when set, else ~/.cache/bundle.
-func DefaultCacheDir() (string, error) {
-	if d := os.Getenv("BUNDLE_CACHE"); d != "" {
-		return d, nil
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("no cache directory: set BUNDLE_CACHE: %w", err)
-	}
-	return filepath.Join(d, "bundle"), nil
-}
+// DefaultCacheDir is bundle's cache root (cachedir.Root).
+func DefaultCacheDir() (string, error) { return cachedir.Root() }
 
 func newSandbox(opts Options) (*Sandbox, error) {
 	if opts.CacheDir == "" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"github.com/bundle-dev/bundle/bundle/atomicfile"
 	"io/fs"
 	"os"
 	"path"
@@ -39,11 +40,7 @@ func Default(dir string) (*Recipe, error) {
 		if old, err := os.ReadFile(dst); err == nil && bytes.Equal(old, data) {
 			return nil
 		}
-		tmp := dst + ".tmp"
-		if err := os.WriteFile(tmp, data, 0o644); err != nil {
-			return err
-		}
-		return os.Rename(tmp, dst)
+		return atomicfile.Write(dst, data, 0o644)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("write the embedded default recipe into %s: %w", dir, err)

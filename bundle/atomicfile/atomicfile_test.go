@@ -46,3 +46,44 @@ func TestWriteMissingDir(t *testing.T) {
 		t.Errorf("temporary files left: %v", left)
 	}
 }
+
+// A File streamed into and committed replaces the target; one cleaned up
+// instead leaves the old content and no temporary file.
+func TestCreateCommitCleanup(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.tar")
+	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("abandoned")
+	f.Cleanup()
+	f.Cleanup()
+	if err := f.Commit(0o644); err == nil {
+		t.Error("Commit after Cleanup succeeded")
+	}
+	if got, _ := os.ReadFile(path); string(got) != "old" {
+		t.Errorf("after Cleanup: %q, want the old content", got)
+	}
+	f, err = Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Cleanup()
+	f.WriteString("new")
+	if err := f.Commit(0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "new" {
+		t.Errorf("after Commit: %q, want new", got)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*tmp*")); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}

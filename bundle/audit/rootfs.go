@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/bundle-dev/bundle/bundle/cachedir"
 	"github.com/bundle-dev/bundle/bundle/runner"
 )
 
@@ -21,8 +22,7 @@ type RootFSOptions struct {
 	Mirror string
 	// Arch is the Debian architecture (default "amd64").
 	Arch string
-	// CacheDir holds the root filesystems (default $BUNDLE_CACHE, else
-	// ~/.cache/bundle): CacheDir/audit-rootfs/SUITE-ARCH-minbase/root.
+	// CacheDir holds the root filesystems (default cachedir.Root()): CacheDir/audit-rootfs/SUITE-ARCH-minbase/root.
 	CacheDir string
 	// Runner runs mmdebstrap (default runner.Default).
 	Runner runner.Runner
@@ -56,15 +56,11 @@ func (o RootFSOptions) defaults() (RootFSOptions, error) {
 		o.Logger = slog.Default()
 	}
 	if o.CacheDir == "" {
-		if d := os.Getenv("BUNDLE_CACHE"); d != "" {
-			o.CacheDir = d
-		} else {
-			d, err := os.UserCacheDir()
-			if err != nil {
-				return o, fmt.Errorf("no cache directory: set BUNDLE_CACHE: %w", err)
-			}
-			o.CacheDir = filepath.Join(d, "bundle")
+		d, err := cachedir.Root()
+		if err != nil {
+			return o, err
 		}
+		o.CacheDir = d
 	}
 	for _, s := range []string{o.Suite, o.Arch} {
 		if s == "." || s == ".." || filepath.Base(s) != s {

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/bundle-dev/bundle/bundle/atomicfile"
+	"github.com/bundle-dev/bundle/bundle/cachedir"
 	"io"
 	"log/slog"
 	"os"
@@ -32,14 +34,13 @@ type Store struct {
 	Dir string
 }
 
-// DefaultDir is the per-user cache: $XDG_CACHE_HOME/bundle/builds or
-// ~/.cache/bundle/builds.
+// DefaultDir is the builds/ folder of bundle's cache root (cachedir.Root).
 func DefaultDir() (string, error) {
-	d, err := os.UserCacheDir()
+	d, err := cachedir.Root()
 	if err != nil {
-		return "", fmt.Errorf("build cache: %w; set XDG_CACHE_HOME or give a cache directory", err)
+		return "", fmt.Errorf("build cache: %w", err)
 	}
-	return filepath.Join(d, "bundle", "builds"), nil
+	return filepath.Join(d, "builds"), nil
 }
 
 // Meta is stored with an entry.
@@ -416,19 +417,7 @@ func (s *Store) setLast(name, key string) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("build cache: %w", err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-")
-	if err != nil {
-		return fmt.Errorf("build cache: %w", err)
-	}
-	_, err = f.WriteString(key + "\n")
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), p)
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	if err := atomicfile.Write(p, []byte(key+"\n"), 0o644); err != nil {
 		return fmt.Errorf("build cache: record last build of %s: %w", name, err)
 	}
 	return nil

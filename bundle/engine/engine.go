@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/bundle-dev/bundle/bundle/cache"
+	"github.com/bundle-dev/bundle/bundle/cachedir"
 	"github.com/bundle-dev/bundle/bundle/closure"
 	"github.com/bundle-dev/bundle/bundle/extract"
 	"github.com/bundle-dev/bundle/bundle/localrepo"
@@ -59,7 +60,7 @@ type Options struct {
 	// DefaultWorkDir).
 	WorkDir string
 	// CacheDir is the root of bundle's caches: sources/, builds/,
-	// rootfs/ (default $BUNDLE_CACHE, else ~/.cache/bundle).
+	// rootfs/ (default cachedir.Root()).
 	CacheDir string
 	// Offline forbids the network: a source missing from the cache is an
 	// error.
@@ -152,7 +153,7 @@ func New(opts Options) (*Engine, error) {
 	}
 	cacheDir := opts.CacheDir
 	if cacheDir == "" {
-		if cacheDir, err = mockrun.DefaultCacheDir(); err != nil {
+		if cacheDir, err = cachedir.Root(); err != nil {
 			return nil, err
 		}
 	}
@@ -497,6 +498,5 @@ func short(key string) string {
 	return key
 }
 
-// DefaultCacheDir is bundle's cache root: $BUNDLE_CACHE, else
-// ~/.cache/bundle.
-func DefaultCacheDir() (string, error) { return mockrun.DefaultCacheDir() }
+// DefaultCacheDir is bundle's cache root (cachedir.Root).
+func DefaultCacheDir() (string, error) { return cachedir.Root() }

@@ -29,6 +29,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bundle-dev/bundle/bundle/atomicfile"
 	"github.com/bundle-dev/bundle/bundle/runner"
 )
 
@@ -153,18 +154,13 @@ func (r *Repo) place(ctx context.Context, file string, info pkgInfo) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	// The temp name does not end in .rpm, so createrepo_c never picks it up.
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(dest)+".*.tmp")
+	// The temp name (".NAME.rpm.tmp-*") does not end in .rpm, so
+	// createrepo_c never picks it up.
+	tmp, err := atomicfile.Create(dest)
 	if err != nil {
 		return err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
+	defer tmp.Cleanup()
 	src, err := os.Open(file)
 	if err != nil {
 		return err
@@ -173,25 +169,15 @@ func (r *Repo) place(ctx context.Context, file string, info pkgInfo) error {
 	if _, err := io.Copy(tmp, ctxReader{ctx, src}); err != nil {
 		return err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
 	// The build time as mtime: createrepo_c records the file's mtime in the
 	// metadata, and this keeps it the same for the same package.
 	mt := time.Unix(info.buildTime, 0)
 	if err := os.Chtimes(tmp.Name(), mt, mt); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), dest); err != nil {
+	if err := tmp.Commit(0o644); err != nil {
 		return err
 	}
-	ok = true
 	r.log().Debug("added to repo", "file", file, "as", info.rel)
 	return nil
 }

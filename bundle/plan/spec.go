@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/bundle-dev/bundle/bundle/atomicfile"
 	"github.com/bundle-dev/bundle/bundle/rpm"
 )
 
@@ -172,24 +173,8 @@ func SRPMSpec(ctx context.Context, path, dir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("extract spec of %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(dir, ".srpm-spec-*")
-	if err != nil {
-		return "", fmt.Errorf("extract spec of %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("extract spec of %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("extract spec of %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("extract spec of %s: %w", path, err)
-	}
 	final := filepath.Join(dir, name)
-	if err := os.Rename(tmp.Name(), final); err != nil {
+	if err := atomicfile.Write(final, data, 0o644); err != nil {
 		return "", fmt.Errorf("extract spec of %s: %w", path, err)
 	}
 	return final, nil

@@ -3,7 +3,7 @@ package relocate
 import (
 	"errors"
 	"fmt"
-	"os"
+	"github.com/bundle-dev/bundle/bundle/atomicfile"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -313,24 +313,8 @@ func WriteEnvScript(root string, opts EnvOptions) error {
 		return fmt.Errorf("bundlerc: %w", err)
 	}
 	dst := filepath.Join(root, EnvScriptName)
-	tmp, err := os.CreateTemp(root, ".bundle-rc-*")
-	if err != nil {
+	if err := atomicfile.Write(dst, data, 0o644); err != nil {
 		return fmt.Errorf("bundlerc: %w", err)
-	}
-	name := tmp.Name()
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(name, dst)
-	}
-	if err != nil {
-		os.Remove(name)
-		return fmt.Errorf("bundlerc %s: %w", dst, err)
 	}
 	return nil
 }

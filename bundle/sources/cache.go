@@ -35,6 +35,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/bundle-dev/bundle/bundle/cachedir"
 	"github.com/bundle-dev/bundle/bundle/flock"
 	"io"
 	"log/slog"
@@ -123,23 +124,13 @@ type Cache struct {
 	stall time.Duration
 }
 
-// DefaultDir returns where the source cache lives by default:
-// $BUNDLE_CACHE/sources, else $XDG_CACHE_HOME/bundle/sources, else
-// ~/.cache/bundle/sources (the same rule as recipes/fill-source-cache.sh).
+// DefaultDir returns where the source cache lives by default: sources/ in
+// bundle's cache root (cachedir.Root, the rule of
+// recipes/fill-source-cache.sh too), else in a folder of the temporary
+// directory when no home is known.
 func DefaultDir() string {
-	if d := os.Getenv("BUNDLE_CACHE"); d != "" {
+	if d, err := cachedir.Root(); err == nil {
 		return filepath.Join(d, "sources")
-	}
-	// As the XDG spec (and recipes/fill-source-cache.sh): a relative
-	// XDG_CACHE_HOME is ignored.
-	if d := os.Getenv("XDG_CACHE_HOME"); filepath.IsAbs(d) {
-		return filepath.Join(d, "bundle", "sources")
-	}
-	if h := os.Getenv("HOME"); h != "" {
-		return filepath.Join(h, ".cache", "bundle", "sources")
-	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".cache", "bundle", "sources")
 	}
 	return filepath.Join(os.TempDir(), "bundle-cache", "sources")
 }

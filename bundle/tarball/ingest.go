@@ -2,7 +2,6 @@ package tarball
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -116,18 +115,5 @@ func WriteSHA256File(path, sum string) error {
 	if base == "." || base == string(filepath.Separator) || strings.ContainsAny(base, "\n\\") {
 		return fmt.Errorf("write checksum for %s: the name %q cannot be written in a coreutils checksum line", path, base)
 	}
-	if err := atomicfile.Write(file, []byte(sum+"  "+base+"\n"), 0o644); err != nil {
-		return fmt.Errorf("write checksum file %s: %w", file, err)
-	}
-	return nil
-}
-
-// syncDir fsyncs a directory so a rename inside it is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.Write(file, []byte(sum+"  "+base+"\n"), 0o644)
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/bundle-dev/bundle/bundle/atomicfile"
 	"hash"
 	"io"
 	"log/slog"
@@ -128,16 +129,11 @@ func Write(ctx context.Context, opts Options) (res *Result, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("tarball: create output directory: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(o.Out)+".tmp*")
+	tmp, err := atomicfile.Create(o.Out)
 	if err != nil {
 		return nil, fmt.Errorf("tarball: create temporary file beside %s: %w", o.Out, err)
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
+	defer tmp.Cleanup()
 
 	buf := bufio.NewWriterSize(tmp, 1<<20)
 	sum := &hashCounter{h: sha256.New()}
@@ -160,15 +156,6 @@ func Write(ctx context.Context, opts Options) (res *Result, err error) {
 	if err := buf.Flush(); err != nil {
 		return nil, fmt.Errorf("tarball %s: write: %w", o.Out, err)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return nil, fmt.Errorf("tarball %s: %w", o.Out, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return nil, fmt.Errorf("tarball %s: fsync: %w", o.Out, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, fmt.Errorf("tarball %s: close: %w", o.Out, err)
-	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("tarball %s: %w", o.Out, err)
 	}
@@ -182,15 +169,12 @@ func Write(ctx context.Context, opts Options) (res *Result, err error) {
 		}
 	}
 	if len(o.Sidecars) > 0 {
-		if err := syncDir(dir); err != nil {
+		if err := atomicfile.SyncDir(dir); err != nil {
 			return nil, fmt.Errorf("tarball %s: fsync directory: %w", o.Out, err)
 		}
 	}
-	if err := os.Rename(tmp.Name(), o.Out); err != nil {
-		return nil, fmt.Errorf("tarball %s: rename into place: %w", o.Out, err)
-	}
-	if err := syncDir(dir); err != nil {
-		return nil, fmt.Errorf("tarball %s: fsync directory: %w", o.Out, err)
+	if err := tmp.Commit(0o644); err != nil {
+		return nil, fmt.Errorf("tarball: %w", err)
 	}
 	if err := WriteSHA256File(o.Out, res.SHA256); err != nil {
 		return nil, err
