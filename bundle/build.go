@@ -70,6 +70,8 @@ type BuildResult struct {
 	// inputs changed; TestReused that the test was skipped.
 	Assemble   *AssembleReuse `json:"assemble,omitempty"`
 	TestReused *TestReuse     `json:"test_reused,omitempty"`
+	// Report is the HTML build report.
+	Report string `json:"report,omitempty"`
 }
 
 // Build runs the whole pipeline: plan → builds → local repo → assemble.
@@ -112,7 +114,10 @@ func Build(ctx context.Context, o BuildOptions) (*BuildResult, error) {
 		rep = startReport(o, eng.WorkDir(), tarball, eng.Platform().Name, log)
 	}
 	out, err := build(ctx, o, eng, dir, rep)
-	rep.finish(ctx, err)
+	if rep != nil {
+		rep.finish(ctx, err)
+		out.Report = rep.rep.HTML
+	}
 	return out, err
 }
 
@@ -165,6 +170,7 @@ func build(ctx context.Context, o BuildOptions, eng *engine.Engine, dir string, 
 	out.Manifest = m
 	out.Tarball = filepath.Join(dir, m.Tarball.File)
 	rep.assembled(m, out.Tarball)
+	rep.reused(out.Assemble, nil)
 	if o.NoTest {
 		return out, nil
 	}
@@ -173,6 +179,7 @@ func build(ctx context.Context, o BuildOptions, eng *engine.Engine, dir string, 
 		RootFS: o.TestRootFS, BuildPaths: buildPaths, Logger: log}, m.Tarball.SHA256)
 	out.Test, out.TestReused = t, treuse
 	rep.tested(t)
+	rep.reused(out.Assemble, out.TestReused)
 	if err != nil {
 		return out, fmt.Errorf("bundle test %s: %w", out.Tarball, err)
 	}

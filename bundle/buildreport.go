@@ -242,6 +242,26 @@ func hostRequirements(q *Requires) []htmlreport.Requirement {
 	return out
 }
 
+// reused records what was taken from the cache after the builds: the
+// assembled output, the test (the lines `bundle build` prints).
+func (l *liveReport) reused(a *AssembleReuse, t *TestReuse) {
+	if a != nil {
+		c := *a
+		c.Explain = true
+		a = &c
+	}
+	var b strings.Builder
+	printReuse(&b, a, t)
+	l.update(func(r *htmlreport.Report) {
+		r.Notes = nil
+		for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
+			if line != "" {
+				r.Notes = append(r.Notes, line)
+			}
+		}
+	})
+}
+
 // tested records the `bundle test` report.
 func (l *liveReport) tested(t *audit.Report) {
 	l.update(func(r *htmlreport.Report) { r.Test = t })

@@ -176,5 +176,8 @@ func PrintBuild(w io.Writer, res *BuildResult, err error, asJSON bool) error {
 	if res != nil && res.Manifest != nil {
 		printRequires(w, res.Manifest)
 	}
+	if res != nil && res.Report != "" {
+		fmt.Fprintf(w, "report:   %s\n", res.Report)
+	}
 	return err
 }

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,6 +35,10 @@ func TestBuildReportInBrowser(t *testing.T) {
 			t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
 		}
 		report := s.Tarball + ".report.html"
+		var js struct{ Report string }
+		if err := json.Unmarshal([]byte(r.stdout), &js); err != nil || js.Report != report {
+			t.Errorf("build --json names the report %q (%v), want %s", js.Report, err, report)
+		}
 		p := loadReport(t, b, report, states(s))
 		for _, want := range []string{"succeeded", "sha256", "Installed size by package", "bundle test", "Critical path",
 			"No previous build is known"} {
@@ -50,6 +55,9 @@ func TestBuildReportInBrowser(t *testing.T) {
 		p = loadReport(t, b, report, states(s))
 		if !strings.Contains(p.Text, "Identical to the previous "+filepath.Base(s.Tarball)) {
 			t.Errorf("the second report does not say the bundle is identical to the previous one:\n%s", p.Text)
+		}
+		if !strings.Contains(p.Text, "assemble: reused from the cache") {
+			t.Errorf("the second report does not say the assembled output was reused:\n%s", p.Text)
 		}
 		regenerated(t, work, report)
 	})

@@ -31,7 +31,8 @@ func startBrowser(t *testing.T) *browsercheck.Browser {
 // TestBrowser loads the fixed reports in chromium: no console error, no
 // request, every package and the failure's log tail on the page, a
 // screenshot that is not blank, no horizontal overflow in a narrow window,
-// the tables there without JavaScript, and the script's sorting working.
+// the tables there without JavaScript, the script's sorting working, and
+// the print style in force on paper.
 func TestBrowser(t *testing.T) {
 	b := startBrowser(t)
 	dir := t.TempDir()
@@ -83,6 +84,19 @@ func TestBrowser(t *testing.T) {
 			checkPage(t, nojs, r)
 			if strings.Contains(nojs.Text, "Filter packages") {
 				t.Error("the filter box is there without JavaScript")
+			}
+
+			// On paper: no navigation, no scroll boxes, logs in full.
+			paper, err := b.Load(path, browsercheck.Options{Media: "print"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer paper.Close()
+			checkPage(t, paper, r)
+			style, err := browsercheck.Eval[string](paper, `[getComputedStyle(document.querySelector("nav")).display,
+				getComputedStyle(document.querySelector(".scroll")).overflowX].join(" ")`)
+			if err != nil || style != "none visible" {
+				t.Errorf("print style: nav and .scroll are %q (%v), want none visible", style, err)
 			}
 		})
 	}

@@ -78,6 +78,9 @@ type Report struct {
 	SerialSum time.Duration `json:"serial_sum,omitempty"`
 	// Stages are the assemble stages' durations.
 	Stages []Stage `json:"stages,omitempty"`
+	// Notes are what the build took from its caches after the builds
+	// (the assembled output, the test), one line each.
+	Notes []string `json:"notes,omitempty"`
 	// Bundle describes the tarball (nil when none was made).
 	Bundle *Bundle `json:"bundle,omitempty"`
 	// Test is the `bundle test` outcome (nil when it did not run).

@@ -108,6 +108,8 @@ type Options struct {
 	Width, Height int64
 	// NoScript disables JavaScript.
 	NoScript bool
+	// Media is the CSS media type to emulate ("print"; default screen).
+	Media string
 	// Timeout bounds the load and the checks (default one minute).
 	Timeout time.Duration
 }
@@ -190,6 +192,9 @@ func (b *Browser) Load(path string, o Options) (*Page, error) {
 			return chromedp.Void{}, err
 		}
 		if _, err := cdp.Call(ctx, t, cdplog.Enable, cdp.Empty{}); err != nil {
+			return chromedp.Void{}, err
+		}
+		if _, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: o.Media}); err != nil {
 			return chromedp.Void{}, err
 		}
 		_, err := cdp.Call(ctx, t, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: o.NoScript})
