@@ -183,17 +183,22 @@ func tickStep(span time.Duration) time.Duration {
 }
 
 // criticalPath is the heaviest dependency chain of this run: by the
-// jobs' durations when any job ran, else the plan's (expected) critical
-// path. It returns the chain, first build first, and its duration.
-func (r *Report) criticalPath() ([]string, time.Duration, bool) {
+// jobs' durations (a running job's so far, at now) when any job ran, else
+// the plan's (expected) critical path. It returns the chain, first build
+// first, its duration, and whether it is this run's.
+func (r *Report) criticalPath(now time.Time) ([]string, time.Duration, bool) {
 	if r.Plan == nil {
 		return nil, 0, false
 	}
 	weight := map[string]time.Duration{}
 	var any bool
 	for _, n := range r.Nodes {
-		if !n.Resumed && n.Duration > 0 {
-			weight[n.Name] = n.Duration
+		d := n.Duration
+		if n.State == schedule.Building && !n.Started.IsZero() {
+			d = now.Sub(n.Started)
+		}
+		if !n.Resumed && d > 0 {
+			weight[n.Name] = d
 			any = true
 		}
 	}

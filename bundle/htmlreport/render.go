@@ -150,7 +150,7 @@ func newView(r *Report, now time.Time) *view {
 		}
 	}
 	v.Gantt = r.layoutGantt(now)
-	v.Critical, v.CritDur, v.CritRun = r.criticalPath()
+	v.Critical, v.CritDur, v.CritRun = r.criticalPath(now)
 	v.DAG = r.layoutDAG(v.Critical)
 	v.Rows = r.rows(now)
 	for _, rw := range v.Rows {

@@ -229,11 +229,13 @@ func TestCriticalPath(t *testing.T) {
 			r.Plan.CriticalPathSeconds = 42
 			return r
 		}(), []string{"python3", "zlib", "libxml2", "lxml"}, secs(42), false},
+		// zlib has built for 18 s, xz for 17 s at +80 s.
+		{"running", runningReport(), []string{"python3", "zlib"}, secs(60 + 18), true},
 		{"no plan", &Report{}, nil, 0, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, d, inRun := tc.r.criticalPath()
+			got, d, inRun := tc.r.criticalPath(tc.r.Updated)
 			if !slices.Equal(got, tc.want) || d != tc.dur || inRun != tc.inRun {
 				t.Errorf("got %v %v %v, want %v %v %v", got, d, inRun, tc.want, tc.dur, tc.inRun)
 			}
