@@ -42,6 +42,7 @@ type liveReport struct {
 	stop   chan struct{}
 	done   chan struct{}
 	log    *slog.Logger
+	warned bool // a failed write was logged
 	// prev is the manifest of the bundle this build replaces, compare
 	// says what changed (both nil: no diff).
 	prev    *Manifest
@@ -55,6 +56,9 @@ type liveReport struct {
 func startReport(o BuildOptions, workDir, tarball, platform string, log *slog.Logger) *liveReport {
 	r := o.Recipe
 	now := time.Now()
+	if abs, err := filepath.Abs(tarball); err == nil {
+		tarball = abs // `bundle report` may run from elsewhere
+	}
 	l := &liveReport{
 		record: filepath.Join(workDir, ReportFile),
 		stop:   make(chan struct{}), done: make(chan struct{}), log: log,
@@ -102,10 +106,12 @@ func (l *liveReport) write() {
 	data := l.rep
 	data.Nodes = append([]htmlreport.Node(nil), l.rep.Nodes...)
 	l.mu.Unlock()
-	if err := data.Save(l.record); err != nil {
-		l.log.Warn("build record not written", "file", l.record, "err", err)
+	err := data.Save(l.record)
+	if err == nil {
+		err = htmlreport.Write(data.HTML, &data, data.Updated)
 	}
-	if err := htmlreport.Write(data.HTML, &data, data.Updated); err != nil {
+	if err != nil && !l.warned {
+		l.warned = true // once, not every ReportInterval
 		l.log.Warn("build report not written", "file", data.HTML, "err", err)
 	}
 }
