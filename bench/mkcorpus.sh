@@ -1,22 +1,38 @@
 #!/bin/bash
-# Builds the benchmark corpus: >= 20 RPMs, >= 300 MB installed, xz and zstd
-# payloads, made by repackaging large trees that exist on the machine (the Go
-# distribution and GCC's library directory). Each package requires the
-# previous one, so the closure has a chain to follow.
+# Builds a benchmark corpus of RPMs by repackaging large trees that exist on
+# the machine. Each package requires the previous one, so the closure has a
+# chain to follow.
 #
-# usage: bench/mkcorpus.sh DIR       (DIR/repo gets the RPMs; reused when present)
+#   small (default): 24 RPMs, >= 300 MB installed, ~15k files, xz -2 and
+#                    zstd -3 payloads (the Go distribution and GCC's library
+#                    directory)
+#   large:           23 RPMs, >= 1.5 GB installed, >= 60k entries, xz -6 and
+#                    zstd -19 payloads (/usr/share, /usr/include, the Go
+#                    distribution, the system's libraries, GCC, Python)
+#
+# usage: bench/mkcorpus.sh DIR [small|large]   (DIR/repo gets the RPMs; reused when present)
 set -euo pipefail
-out="${1:?usage: $0 DIR}"
+out="${1:?usage: $0 DIR [small|large]}"
+kind="${2:-small}"
 repo="$out/repo"
 if [ -f "$out/.done" ]; then echo "corpus: reusing $repo"; exit 0; fi
 rm -rf "$out"; mkdir -p "$repo" "$out/top"
 
 # Source trees, split into one directory per package.
 dirs=()
-for d in /usr/local/go/src/* /usr/local/go/pkg /usr/local/go/test /usr/local/go/lib /usr/local/go/bin /usr/lib/gcc/x86_64-linux-gnu/*; do
-	[ -d "$d" ] && dirs+=("$d")
-done
-n=24
+case "$kind" in
+small)
+	n=24; comps=(w2T.xzdio w3T.zstdio)
+	for d in /usr/local/go/src/* /usr/local/go/pkg /usr/local/go/test /usr/local/go/lib /usr/local/go/bin /usr/lib/gcc/x86_64-linux-gnu/*; do
+		[ -d "$d" ] && dirs+=("$d")
+	done ;;
+large)
+	n=23; comps=(w6T.xzdio w19T.zstdio)
+	for d in /usr/share/* /usr/include/* /usr/local/go/* /usr/lib/x86_64-linux-gnu/* /usr/lib/gcc/* /usr/lib/python3*; do
+		[ -d "$d" ] && [ ! -L "$d" ] && dirs+=("$d")
+	done ;;
+*) echo "usage: $0 DIR [small|large]" >&2; exit 2 ;;
+esac
 # Round-robin the directories, largest first, over n packages.
 mapfile -t sorted < <(du -s "${dirs[@]}" 2>/dev/null | sort -rn | cut -f2)
 declare -a bucket
@@ -28,8 +44,7 @@ done
 
 for k in $(seq 0 $((n - 1))); do
 	name=$(printf 'corpus%02d' "$k")
-	comp=w2T.xzdio
-	[ $((k % 2)) = 1 ] && comp=w3T.zstdio
+	comp=${comps[$((k % 2))]}
 	req=""
 	[ "$k" -gt 0 ] && req="Requires: $(printf 'corpus%02d' $((k - 1)))"
 	cat > "$out/$name.spec" <<SPEC
@@ -58,4 +73,4 @@ SPEC
 done
 cp "$out"/top/RPMS/*/*.rpm "$repo/"
 touch "$out/.done"
-echo "corpus: $(ls "$repo" | wc -l) RPMs, $(du -sh "$repo" | cut -f1) compressed"
+echo "corpus ($kind): $(ls "$repo" | wc -l) RPMs, $(du -sh "$repo" | cut -f1) compressed"

@@ -328,3 +328,27 @@ func BenchmarkExtract(b *testing.B) {
 	}
 	b.SetBytes(bytes)
 }
+
+// BenchmarkExtractCorpus extracts the RPMs of the directory named by
+// $BUNDLE_BENCH_RPMS (e.g. the corpus bench/mkcorpus.sh builds), for
+// profiles on real payloads: go test -bench ExtractCorpus -cpuprofile.
+func BenchmarkExtractCorpus(b *testing.B) {
+	dir := os.Getenv("BUNDLE_BENCH_RPMS")
+	if dir == "" {
+		b.Skip("set BUNDLE_BENCH_RPMS to a directory of RPMs")
+	}
+	rpms, err := filepath.Glob(filepath.Join(dir, "*.rpm"))
+	if err != nil || len(rpms) == 0 {
+		b.Fatalf("no RPM in %s: %v", dir, err)
+	}
+	var bytes int64
+	for b.Loop() {
+		root := filepath.Join(b.TempDir(), "root")
+		rep, err := Extract(context.Background(), Options{Root: root, Remove: []string{}}, rpms)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bytes = rep.Bytes
+	}
+	b.SetBytes(bytes)
+}

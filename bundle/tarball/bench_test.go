@@ -34,3 +34,27 @@ func BenchmarkWrite(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkWriteTree archives the tree named by $BUNDLE_BENCH_TREE (e.g. an
+// extracted corpus), for profiles on real data: go test -bench WriteTree
+// -cpuprofile.
+func BenchmarkWriteTree(b *testing.B) {
+	root := os.Getenv("BUNDLE_BENCH_TREE")
+	if root == "" {
+		b.Skip("set BUNDLE_BENCH_TREE to a directory")
+	}
+	for _, c := range compressions {
+		b.Run(c, func(b *testing.B) {
+			out := filepath.Join(b.TempDir(), "bench"+suffixOf(c))
+			for b.Loop() {
+				res, err := Write(context.Background(), Options{Root: root, TopDir: "bench", Out: out,
+					Compression: c, Mtime: clampTime, Logger: quietLogger()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(res.Bytes)
+			}
+			os.Remove(out)
+		})
+	}
+}

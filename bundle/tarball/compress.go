@@ -3,6 +3,8 @@ package tarball
 import (
 	"fmt"
 	"io"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -29,12 +31,17 @@ const (
 
 	// ZstdLevel is zstd.SpeedDefault, roughly `zstd -3`.
 	ZstdLevel = zstd.SpeedDefault
-	// zstdConcurrency is the fixed encoder concurrency. A stream encoder
-	// overlaps the encoding of one block with the writing of the previous
-	// one; the blocks and so the frame do not depend on it. (The job-based
-	// WithConcurrentBlocks mode is not used: on a 160 MB high-entropy input
-	// it took 5x longer and 4x the memory of the stream encoder.)
-	zstdConcurrency = 4
+	// zstdFrameSize cuts the tar stream into independent zstd frames of
+	// this many bytes (the last one shorter), compressed at once on as
+	// many cores as there are and concatenated in order: zstd(1) and every
+	// decoder read concatenated frames as one stream. The frames depend
+	// on this size, never on how many are compressed at once. Each frame
+	// starts with an empty window, which costs 0.06% of the size at 16 MiB
+	// (0.2% at 8 MiB, 0.6% at 4 MiB) on the Go distribution's tree.
+	zstdFrameSize = 16 << 20
+	// zstdMaxWorkers bounds the frames compressed at once, and with it the
+	// memory (two buffers of zstdFrameSize per frame in flight).
+	zstdMaxWorkers = 8
 )
 
 // nopWriteCloser adapts the uncompressed output.
@@ -66,19 +73,122 @@ func newCompressor(w io.Writer, compression string) (io.WriteCloser, error) {
 		gz.Header.OS = gzipOS
 		return gz, nil
 	case "zstd":
-		enc, err := zstd.NewWriter(w,
-			zstd.WithEncoderLevel(ZstdLevel),
-			zstd.WithEncoderConcurrency(zstdConcurrency),
-			// Entropy-code literals even where no matches are found (the
-			// default skips that below SpeedBetterCompression): high-entropy
-			// text then compresses to ~75% instead of ~100%, and it is faster.
-			zstd.WithAllLitEntropyCompression(true),
-			zstd.WithEncoderCRC(true),
-		)
-		if err != nil {
-			return nil, fmt.Errorf("zstd encoder: %w", err)
-		}
-		return enc, nil
+		return newZstdFrames(w, zstdFrameSize, min(runtime.GOMAXPROCS(0), zstdMaxWorkers))
 	}
 	return nil, fmt.Errorf("unknown compression %q (want gzip, zstd or none)", compression)
+}
+
+// zstdFrames compresses what is written into independent zstd frames of
+// frameSize input bytes, up to workers at once, and writes them to w in
+// input order. The bytes depend on frameSize and the encoder settings only.
+type zstdFrames struct {
+	w         io.Writer
+	enc       *zstd.Encoder
+	frameSize int
+	workers   int
+	buf       []byte       // the frame being filled
+	pending   []*zstdFrame // compressing or waiting to be written, in order
+	free      [][]byte     // spare input buffers
+	freeOut   [][]byte     // spare output buffers
+	err       error        // the first write error; every later call returns it
+	wg        sync.WaitGroup
+}
+
+type zstdFrame struct {
+	in, out []byte
+	done    chan struct{}
+}
+
+func newZstdFrames(w io.Writer, frameSize, workers int) (*zstdFrames, error) {
+	enc, err := zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(ZstdLevel),
+		zstd.WithEncoderConcurrency(workers),
+		// Entropy-code literals even where no matches are found (the
+		// default skips that below SpeedBetterCompression): high-entropy
+		// text then compresses to ~75% instead of ~100%, and it is faster.
+		zstd.WithAllLitEntropyCompression(true),
+		zstd.WithEncoderCRC(true),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("zstd encoder: %w", err)
+	}
+	return &zstdFrames{w: w, enc: enc, frameSize: frameSize, workers: workers}, nil
+}
+
+func (z *zstdFrames) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		if z.err != nil {
+			return n, z.err
+		}
+		if z.buf == nil {
+			z.buf = z.newBuf()
+		}
+		c := copy(z.buf[len(z.buf):cap(z.buf)], p)
+		z.buf = z.buf[:len(z.buf)+c]
+		p, n = p[c:], n+c
+		if len(z.buf) == z.frameSize {
+			z.submit()
+		}
+	}
+	return n, z.err
+}
+
+func (z *zstdFrames) newBuf() []byte {
+	if k := len(z.free); k > 0 {
+		b := z.free[k-1]
+		z.free = z.free[:k-1]
+		return b[:0]
+	}
+	return make([]byte, 0, z.frameSize)
+}
+
+// submit starts compressing the filled buffer; with workers frames in
+// flight it first writes out the oldest.
+func (z *zstdFrames) submit() {
+	f := &zstdFrame{in: z.buf, done: make(chan struct{})}
+	z.buf = nil
+	for len(z.pending) >= z.workers && z.err == nil {
+		z.flushOldest()
+	}
+	out := make([]byte, 0, z.frameSize+z.frameSize/64+1024) // zstd's bound for incompressible data
+	if k := len(z.freeOut); k > 0 {
+		out, z.freeOut = z.freeOut[k-1][:0], z.freeOut[:k-1]
+	}
+	z.pending = append(z.pending, f)
+	z.wg.Add(1)
+	go func() {
+		defer z.wg.Done()
+		f.out = z.enc.EncodeAll(f.in, out)
+		close(f.done)
+	}()
+}
+
+// flushOldest waits for the oldest frame and writes it.
+func (z *zstdFrames) flushOldest() {
+	f := z.pending[0]
+	z.pending = z.pending[1:]
+	<-f.done
+	if z.err == nil {
+		_, z.err = z.w.Write(f.out)
+	}
+	z.free, z.freeOut = append(z.free, f.in), append(z.freeOut, f.out)
+}
+
+// Close compresses what is left (at least one frame, so an empty input is
+// a valid zstd stream), writes every frame and stops the workers. It does
+// not close w.
+func (z *zstdFrames) Close() error {
+	if z.buf != nil || (len(z.pending) == 0 && z.err == nil) {
+		if z.buf == nil {
+			z.buf = z.newBuf()
+		}
+		z.submit()
+	}
+	for len(z.pending) > 0 {
+		z.flushOldest()
+	}
+	z.wg.Wait()
+	z.enc.Close()
+	return z.err
 }

@@ -40,12 +40,12 @@ func TestWriteTwiceIdentical(t *testing.T) {
 // The GOMAXPROCS test re-runs the test binary with GOMAXPROCS=1, 2 and 8
 // (so nothing read at start-up can leak the core count into the output) and
 // compares the bytes. The trees are large enough to keep every pgzip block
-// (1 MiB) busy and to fill zstd's 8 MiB window.
+// (1 MiB) busy and to make several zstd frames (16 MiB).
 func TestWriteSameBytesAnyGOMAXPROCS(t *testing.T) {
 	if os.Getenv("BUNDLE_TARBALL_HELPER_ROOT") != "" {
 		t.Skip("inside the helper process")
 	}
-	sizes := map[string]int{"gzip": 6 << 20, "zstd": 10 << 20}
+	sizes := map[string]int{"gzip": 6 << 20, "zstd": 40 << 20}
 	for _, c := range []string{"gzip", "zstd"} {
 		t.Run(c, func(t *testing.T) {
 			root := filepath.Join(t.TempDir(), "root")
