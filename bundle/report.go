@@ -3,14 +3,14 @@ package bundle
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/bundle-dev/bundle/links"
-	"github.com/bundle-dev/bundle/platforms"
 	"io"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/bundle-dev/bundle/bundle/closure"
 	"github.com/bundle-dev/bundle/bundle/extract"
+	"github.com/bundle-dev/bundle/links"
+	"github.com/bundle-dev/bundle/platforms"
 )
 
 // PrintJSON writes v as indented JSON.

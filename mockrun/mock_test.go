@@ -4,95 +4,72 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/bundle-dev/bundle/bundle/runner"
+	"github.com/bundle-dev/bundle/bundle/testenv"
 	"github.com/bundle-dev/bundle/platforms"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 // golden compares got with testdata/golden/<name>.golden (rewritten with
 // -update).
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", "golden", name+".golden")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs from %s (go test -update rewrites it):\n--- got ---\n%s\n--- want ---\n%s", name, path, got, want)
-	}
+	testenv.Golden(t, filepath.Join("testdata", "golden", name+".golden"), got)
 }
 
-// fakeRunner records commands; for mock it fills --resultdir from a
-// crafted result directory and fails when told to.
-type fakeRunner struct {
-	mu     sync.Mutex
-	cmds   []runner.Cmd
+// fakeMock answers mock's commands run by a testenv.FakeRunner: it fills
+// --resultdir from a crafted result directory and fails when told to.
+type fakeMock struct {
 	from   string // testdata result directory copied into --resultdir
 	srpm   string // file name of a source RPM to create there ("" = none)
 	rpms   []string
 	failed bool
 }
 
-func (f *fakeRunner) Run(ctx context.Context, c runner.Cmd) (runner.Result, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.cmds = append(f.cmds, c)
-	argv := append([]string{c.Name}, c.Args...)
-	res := runner.Result{Argv: argv}
+// runner is a FakeRunner answering with m.
+func (m fakeMock) runner() *testenv.FakeRunner { return &testenv.FakeRunner{Func: m.answer} }
+
+func (m fakeMock) answer(c runner.Cmd) error {
 	var resultDir string
 	for i, a := range c.Args {
 		if a == "--resultdir" && i+1 < len(c.Args) {
 			resultDir = c.Args[i+1]
 		}
 	}
-	if resultDir != "" && f.from != "" {
-		ents, err := os.ReadDir(f.from)
+	if resultDir != "" && m.from != "" {
+		ents, err := os.ReadDir(m.from)
 		if err != nil {
-			return res, err
+			return err
 		}
 		for _, e := range ents {
-			data, err := os.ReadFile(filepath.Join(f.from, e.Name()))
+			data, err := os.ReadFile(filepath.Join(m.from, e.Name()))
 			if err != nil {
-				return res, err
+				return err
 			}
 			if err := os.WriteFile(filepath.Join(resultDir, e.Name()), data, 0o644); err != nil {
-				return res, err
+				return err
 			}
 		}
 	}
-	for _, name := range append(append([]string(nil), f.rpms...), f.srpm) {
+	for _, name := range append(append([]string(nil), m.rpms...), m.srpm) {
 		if name != "" && resultDir != "" {
 			if err := os.WriteFile(filepath.Join(resultDir, name), []byte("not really an rpm"), 0o644); err != nil {
-				return res, err
+				return err
 			}
 		}
 	}
-	if f.failed {
-		res.ExitCode = 30
-		return res, &runner.Error{Argv: argv, ExitCode: 30, Log: c.Log, Tail: "ERROR: Command failed (mock's own last line)", Err: errors.New("exit status 30")}
+	if m.failed {
+		argv := append([]string{c.Name}, c.Args...)
+		return &runner.Error{Argv: argv, ExitCode: 30, Log: c.Log, Tail: "ERROR: Command failed (mock's own last line)", Err: errors.New("exit status 30")}
 	}
-	return res, nil
+	return nil
 }
 
 func loadPlatform(t *testing.T, name string) *platforms.Platform {
@@ -164,7 +141,7 @@ func TestMockConfigRefuses(t *testing.T) {
 // stand-in base config, and returns the resulting config_opts.
 func execConfig(t *testing.T, cfg, baseDNF string) (map[string]any, error) {
 	t.Helper()
-	requireTools(t, "python3")
+	testenv.Tools(t, "python3")
 	dir := t.TempDir()
 	base := fmt.Sprintf("config_opts['chroot_setup_cmd'] = 'install bash gcc'\nconfig_opts['dnf.conf'] = %s\n", pyString(baseDNF))
 	if err := os.WriteFile(filepath.Join(dir, "cfg"), []byte(cfg), 0o644); err != nil {
@@ -245,7 +222,7 @@ func TestMockArgvGolden(t *testing.T) {
 	}
 }
 
-func newTestMock(t *testing.T, f *fakeRunner) (*Mock, string) {
+func newTestMock(t *testing.T, f *testenv.FakeRunner) (*Mock, string) {
 	t.Helper()
 	work := t.TempDir()
 	b, err := New(Options{Platform: loadPlatform(t, "el9-x86_64"), WorkDir: work, Runner: f})
@@ -285,20 +262,21 @@ func TestMockBuildOutcome(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &fakeRunner{failed: tt.failed}
+			fm := fakeMock{failed: tt.failed}
 			if tt.from != "" {
-				f.from = filepath.Join("testdata", "mock-results", tt.from)
+				fm.from = filepath.Join("testdata", "mock-results", tt.from)
 			}
 			if !tt.failed {
-				f.rpms = []string{"demo-1.0-1.el9.x86_64.rpm", "demo-devel-1.0-1.el9.x86_64.rpm"}
-				f.srpm = "demo-1.0-1.el9.src.rpm"
+				fm.rpms = []string{"demo-1.0-1.el9.x86_64.rpm", "demo-devel-1.0-1.el9.x86_64.rpm"}
+				fm.srpm = "demo-1.0-1.el9.src.rpm"
 			}
+			f := fm.runner()
 			m, work := newTestMock(t, f)
 			job := newJob(t, "demo", fakeSRPM(t))
 			job.LocalRepo = filepath.Join(work, "repo")
 			res, err := m.Build(context.Background(), job)
-			if len(f.cmds) != 1 || f.cmds[0].Name != "mock" {
-				t.Fatalf("ran %v, want one mock command", f.cmds)
+			if len(f.Cmds()) != 1 || f.Cmds()[0].Name != "mock" {
+				t.Fatalf("ran %v, want one mock command", f.Cmds())
 			}
 			if _, serr := os.Stat(m.ConfigPath()); serr != nil {
 				t.Errorf("config not written: %v", serr)
@@ -353,7 +331,7 @@ func TestMockBuildOutcome(t *testing.T) {
 }
 
 func TestMockBuildRefuses(t *testing.T) {
-	f := &fakeRunner{}
+	f := fakeMock{}.runner()
 	m, work := newTestMock(t, f)
 	srpm := fakeSRPM(t)
 	tests := []struct {
@@ -382,13 +360,13 @@ func TestMockBuildRefuses(t *testing.T) {
 			}
 		})
 	}
-	if len(f.cmds) != 0 {
-		t.Errorf("mock ran for invalid jobs: %v", f.cmds)
+	if len(f.Cmds()) != 0 {
+		t.Errorf("mock ran for invalid jobs: %v", f.Cmds())
 	}
 }
 
 func TestMockBuildSRPM(t *testing.T) {
-	f := &fakeRunner{srpm: "demo-1.0-1.el9.src.rpm", from: filepath.Join("testdata", "mock-results", "success")}
+	f := fakeMock{srpm: "demo-1.0-1.el9.src.rpm", from: filepath.Join("testdata", "mock-results", "success")}.runner()
 	m, _ := newTestMock(t, f)
 	dir := t.TempDir()
 	spec := filepath.Join(dir, "demo.spec")
@@ -403,7 +381,7 @@ func TestMockBuildSRPM(t *testing.T) {
 	if got != filepath.Join(out, "demo-1.0-1.el9.src.rpm") {
 		t.Errorf("got %s", got)
 	}
-	args := strings.Join(f.cmds[0].Args, " ")
+	args := strings.Join(f.Cmds()[0].Args, " ")
 	for _, w := range []string{"--buildsrpm", "--spec ", "/demo.spec --sources ", "-r " + m.ConfigPath()} {
 		if !strings.Contains(args, w) {
 			t.Errorf("argv %q lacks %q", args, w)
@@ -419,14 +397,14 @@ func TestMockBuildSRPM(t *testing.T) {
 }
 
 func TestMockDigest(t *testing.T) {
-	a, _ := newTestMock(t, &fakeRunner{})
-	b, _ := newTestMock(t, &fakeRunner{}) // other work directory, same definition
+	a, _ := newTestMock(t, fakeMock{}.runner())
+	b, _ := newTestMock(t, fakeMock{}.runner()) // other work directory, same definition
 	if a.Digest() != b.Digest() {
 		t.Error("the digest depends on the work directory")
 	}
 	p := loadPlatform(t, "el9-x86_64")
 	p.Builder.Mock.Macros = map[string]string{"x": "1"}
-	c, err := New(Options{Platform: p, WorkDir: t.TempDir(), Runner: &fakeRunner{}})
+	c, err := New(Options{Platform: p, WorkDir: t.TempDir(), Runner: fakeMock{}.runner()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,7 +419,7 @@ func TestMockDigest(t *testing.T) {
 // TestMockQuerySpec: a spec query runs rpmspec inside a chroot of its own,
 // as mock's unprivileged user, and the chroot is removed even on failure.
 func TestMockQuerySpec(t *testing.T) {
-	f := &fakeRunner{}
+	f := fakeMock{}.runner()
 	m, _ := newTestMock(t, f)
 	spec := filepath.Join(t.TempDir(), "demo.spec")
 	if err := os.WriteFile(spec, []byte("Name: demo\n"), 0o644); err != nil {
@@ -450,12 +428,12 @@ func TestMockQuerySpec(t *testing.T) {
 	if _, err := m.QuerySpec(context.Background(), spec, []string{"-q", "--provides"}, t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.cmds) != 4 {
-		t.Fatalf("ran %d commands, want 4 (init, copyin, chroot, clean)", len(f.cmds))
+	if len(f.Cmds()) != 4 {
+		t.Fatalf("ran %d commands, want 4 (init, copyin, chroot, clean)", len(f.Cmds()))
 	}
 	var lines []string
 	uniq := ""
-	for _, c := range f.cmds {
+	for _, c := range f.Cmds() {
 		for i, a := range c.Args {
 			if a == "--uniqueext" {
 				if uniq == "" {
@@ -472,12 +450,12 @@ func TestMockQuerySpec(t *testing.T) {
 	}
 	golden(t, "mock-query-argv", []byte(strings.Join(lines, "\n")+"\n"))
 
-	f = &fakeRunner{failed: true}
+	f = fakeMock{failed: true}.runner()
 	m, _ = newTestMock(t, f)
 	if _, err := m.QuerySpec(context.Background(), spec, []string{"-q"}, t.TempDir()); err == nil {
 		t.Fatal("a failed query succeeded")
 	}
-	if last := f.cmds[len(f.cmds)-1].Args; !slices.Contains(last, "--clean") {
+	if last := f.Cmds()[len(f.Cmds())-1].Args; !slices.Contains(last, "--clean") {
 		t.Errorf("the chroot was not removed after a failure: last command %q", last)
 	}
 }

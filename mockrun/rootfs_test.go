@@ -3,7 +3,6 @@ package mockrun
 import (
 	"context"
 	"errors"
-	"github.com/bundle-dev/bundle/bundle/flock"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bundle-dev/bundle/bundle/flock"
 	"github.com/bundle-dev/bundle/bundle/runner"
+	"github.com/bundle-dev/bundle/bundle/testenv"
 	"github.com/bundle-dev/bundle/platforms"
 )
 
@@ -214,7 +215,7 @@ func TestAddBuildUser(t *testing.T) {
 func TestSandboxDigest(t *testing.T) {
 	p := loadPlatform(t, "debian12-x86_64")
 	newSB := func(p *platforms.Platform, extra ...string) Builder {
-		b, err := New(Options{Platform: p, WorkDir: t.TempDir(), CacheDir: t.TempDir(), ExtraPackages: extra, Runner: &fakeRunner{}})
+		b, err := New(Options{Platform: p, WorkDir: t.TempDir(), CacheDir: t.TempDir(), ExtraPackages: extra, Runner: &testenv.FakeRunner{}})
 		if err != nil {
 			t.Fatal(err)
 		}

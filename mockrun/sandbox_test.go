@@ -17,6 +17,7 @@ import (
 
 	"github.com/bundle-dev/bundle/bundle/extract"
 	"github.com/bundle-dev/bundle/bundle/runner"
+	"github.com/bundle-dev/bundle/bundle/testenv"
 	"github.com/bundle-dev/bundle/platforms"
 )
 
@@ -24,21 +25,7 @@ import (
 // directory ($BUNDLE_CACHE or ~/.cache/bundle): the first run makes it with
 // mmdebstrap (minutes), later runs reuse it.
 
-const helloSRPM = "../../shared/fixtures/rpm-testsuite/hello-1.0-1.src.rpm"
-
-// requireTools skips the test when a tool is missing, unless
-// BUNDLE_REQUIRE_TOOLS=1 (CI), where it fails.
-func requireTools(t testing.TB, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("BUNDLE_REQUIRE_TOOLS") == "1" {
-				t.Fatalf("%s is required (BUNDLE_REQUIRE_TOOLS=1) but missing: %v", tool, err)
-			}
-			t.Skipf("%s not installed", tool)
-		}
-	}
-}
+var helloSRPM = testenv.Fixture("rpm-testsuite", "hello-1.0-1.src.rpm")
 
 // testExtract is the adapter the pipeline uses too: the assemble stage's
 // safe extractor.
@@ -54,13 +41,10 @@ func newTestSandbox(t testing.TB) *Sandbox {
 	if testing.Short() {
 		t.Skip("sandbox builds are long; skipped with -short")
 	}
-	requireTools(t, "mmdebstrap", "bwrap", "unshare")
+	testenv.Tools(t, "mmdebstrap", "bwrap", "unshare")
 	if os.Geteuid() != 0 {
 		if err := checkUserns(); err != nil {
-			if os.Getenv("BUNDLE_REQUIRE_TOOLS") == "1" {
-				t.Fatalf("sandbox builds impossible here: %v", err)
-			}
-			t.Skipf("sandbox builds impossible here: %v", err)
+			testenv.Skipf(t, "sandbox builds impossible here: %v", err)
 		}
 	}
 	p, err := platforms.Load("debian12-x86_64")
@@ -155,7 +139,7 @@ func TestSandboxRebuildHello(t *testing.T) {
 // rpmQuery runs rpm -qp --qf on a package.
 func rpmQuery(t *testing.T, rpm, format string) string {
 	t.Helper()
-	requireTools(t, "rpm")
+	testenv.Tools(t, "rpm")
 	out, err := exec.Command("rpm", "-qp", "--nosignature", "--qf", format, rpm).CombinedOutput()
 	if err != nil {
 		t.Fatalf("rpm -qp %s: %v: %s", rpm, err, out)
@@ -166,7 +150,7 @@ func rpmQuery(t *testing.T, rpm, format string) string {
 // rpmList lists a package's files, one per line.
 func rpmList(t *testing.T, rpm string) string {
 	t.Helper()
-	requireTools(t, "rpm")
+	testenv.Tools(t, "rpm")
 	out, err := exec.Command("rpm", "-qpl", "--nosignature", rpm).CombinedOutput()
 	if err != nil {
 		t.Fatalf("rpm -qpl %s: %v: %s", rpm, err, out)
@@ -367,7 +351,7 @@ func TestSandboxParallelBuilds(t *testing.T) {
 }
 
 func TestSandboxCancel(t *testing.T) {
-	requireTools(t, "pgrep")
+	testenv.Tools(t, "pgrep")
 	b := newTestSandbox(t)
 	job := newJob(t, "sandbox-sleep", specSRPM(t, b, "sleep"))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

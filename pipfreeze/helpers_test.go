@@ -17,17 +17,9 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-// needTool skips the test, or fails it when BUNDLE_REQUIRE_TOOLS=1.
-func needTool(t testing.TB, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("BUNDLE_REQUIRE_TOOLS") == "1" {
-		t.Fatalf("BUNDLE_REQUIRE_TOOLS=1: %s", msg)
-	}
-	t.Skip(msg)
-}
+	"github.com/bundle-dev/bundle/bundle/testenv"
+)
 
 var (
 	pythonOnce sync.Once
@@ -69,7 +61,7 @@ func testPython(t testing.TB) string {
 		pythonWhy = fmt.Sprintf("no Python 3.8+ with venv (tried %v; set BUNDLE_TEST_PYTHON)", cands)
 	})
 	if pythonPath == "" {
-		needTool(t, "%s", pythonWhy)
+		testenv.Skipf(t, "%s", pythonWhy)
 	}
 	return pythonPath
 }
@@ -141,7 +133,7 @@ func offlineSet(t testing.TB) string {
 		setDir = dir
 	})
 	if setDir == "" {
-		needTool(t, "%s", setErr)
+		testenv.Skipf(t, "%s", setErr)
 	}
 	return setDir
 }
@@ -318,7 +310,7 @@ func makeSdist(t testing.TB, dir, name, version string, files map[string]string)
 func makeGitRepo(t testing.TB, name, version string) (repo, commit string) {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
-		needTool(t, "git is missing")
+		testenv.Skipf(t, "git is missing")
 	}
 	repo = filepath.Join(t.TempDir(), name+".git")
 	files := map[string]string{
@@ -364,6 +356,6 @@ func sha256File(t testing.TB, path string) string {
 func needJail(t testing.TB) {
 	t.Helper()
 	if _, err := exec.LookPath("bwrap"); err != nil {
-		needTool(t, "bwrap is not installed: %v", err)
+		testenv.Skipf(t, "bwrap is not installed: %v", err)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
 
 // TestLoadDefault checks the reference recipe's shape: its Python first,
@@ -82,7 +84,7 @@ func querySpec(t *testing.T, spec string, extra ...string) specInfo {
 // python3.11 only with the python bcond) and the configure options the
 // bundle depends on.
 func TestDefaultSpecs(t *testing.T) {
-	needTool(t, "rpmspec")
+	testenv.Tools(t, "rpmspec")
 	r, err := Load("default.yaml")
 	if err != nil {
 		t.Fatal(err)

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
-	"github.com/bundle-dev/bundle/bundle/atomicfile"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+
+	"github.com/bundle-dev/bundle/bundle/atomicfile"
 )
 
 // defaultFS is the reference recipe compiled into the binary with

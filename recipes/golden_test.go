@@ -2,14 +2,12 @@ package recipes
 
 import (
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the .golden files of the golden tests")
+	"github.com/bundle-dev/bundle/bundle/testenv"
+)
 
 // TestInvalidGolden loads every testdata/invalid-*.yaml and compares the
 // error message with the .golden file beside it.
@@ -36,19 +34,7 @@ func TestInvalidGolden(t *testing.T) {
 				t.Errorf("error is not a *Error: %T", err)
 			}
 			golden := strings.TrimSuffix(file, ".yaml") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -run TestInvalidGolden -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("message differs from %s:\n--- got\n%s--- want\n%s", golden, got, want)
-			}
+			testenv.Golden(t, golden, []byte(got))
 		})
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
 
 func TestLoadValidFull(t *testing.T) {
@@ -276,19 +278,7 @@ func TestDigestGolden(t *testing.T) {
 	}
 	got := r.Digest() + "\n"
 	golden := "testdata/valid-full.digest"
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("digest %s; want %s (rerun with -update if the change is deliberate)", got, want)
-	}
+	testenv.Golden(t, golden, []byte(got))
 }
 
 func TestFileURLSource(t *testing.T) {

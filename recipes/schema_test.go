@@ -3,10 +3,11 @@ package recipes
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"reflect"
 	"slices"
 	"testing"
+
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
 
 // TestSchemaCoversEveryField walks the recipe types and checks that every
@@ -84,19 +85,7 @@ func TestSchemaGolden(t *testing.T) {
 		t.Fatal("JSONSchema is not deterministic")
 	}
 	golden := "testdata/recipe.schema.json"
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("schema differs from %s (rerun with -update if the change is deliberate)", golden)
-	}
+	testenv.Golden(t, golden, got)
 }
 
 // TestSchemaEnums checks the enums come from the values Validate accepts.

@@ -1,25 +1,15 @@
 package recipes
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-)
 
-// needTool skips the test when tool is missing, unless BUNDLE_REQUIRE_TOOLS=1.
-func needTool(t *testing.T, tool string) {
-	t.Helper()
-	if _, err := exec.LookPath(tool); err != nil {
-		if os.Getenv("BUNDLE_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("%s is required (BUNDLE_REQUIRE_TOOLS=1): %v", tool, err)
-		}
-		t.Skipf("%s not installed", tool)
-	}
-}
+	"github.com/bundle-dev/bundle/bundle/testenv"
+)
 
 func rpmspec(t *testing.T, args ...string) string {
 	t.Helper()
@@ -40,7 +30,7 @@ var sourceTag = regexp.MustCompile(`(?m)^Source\d*:\s*(\S+)\s*$`)
 // subpackage, and that libxml2's BuildRequires on zlib and xz are provided
 // by the recipe's own packages.
 func TestExampleSpecs(t *testing.T) {
-	needTool(t, "rpmspec")
+	testenv.Tools(t, "rpmspec")
 	r, err := Load("example.yaml")
 	if err != nil {
 		t.Fatal(err)

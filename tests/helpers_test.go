@@ -39,7 +39,7 @@ func repoRoot(t testing.TB) string {
 // fixtures is ../shared/fixtures beside the repository.
 func fixtures(t testing.TB) string {
 	t.Helper()
-	dir := filepath.Join(repoRoot(t), "..", "shared", "fixtures")
+	dir := testenv.FixturesDir
 	testenv.Exists(t, dir)
 	return dir
 }

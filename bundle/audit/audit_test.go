@@ -20,6 +20,7 @@ import (
 	"github.com/bundle-dev/bundle/bundle/relocate/elfdeps/elftest"
 	"github.com/bundle-dev/bundle/bundle/runner"
 	"github.com/bundle-dev/bundle/bundle/tarball"
+	"github.com/bundle-dev/bundle/bundle/testenv"
 	"github.com/bundle-dev/bundle/platforms"
 )
 
@@ -405,7 +406,7 @@ func TestRootFS(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !ready(dir) {
-		if os.Getenv("BUNDLE_REQUIRE_TOOLS") != "1" {
+		if !testenv.Required() {
 			t.Skipf("no cached root filesystem at %s (BUNDLE_REQUIRE_TOOLS=1 makes one)", dir)
 		}
 		elftest.RequireTools(t, "mmdebstrap")

@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/bundle-dev/bundle/bundle/atomicfile"
-	"github.com/bundle-dev/bundle/bundle/cachedir"
 	"io"
 	"log/slog"
 	"os"
@@ -17,6 +15,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/bundle-dev/bundle/bundle/atomicfile"
+	"github.com/bundle-dev/bundle/bundle/cachedir"
 )
 
 // Store is a build cache directory (DefaultDir, or WORKDIR/cache):

@@ -2,11 +2,8 @@ package closure
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"sort"
 	"strings"
-	"testing"
 
 	"github.com/bundle-dev/bundle/bundle/rpm"
 	"github.com/bundle-dev/bundle/platforms"
@@ -107,16 +104,4 @@ func sortedCopy(s []string) []string {
 	out := append([]string(nil), s...)
 	sort.Strings(out)
 	return out
-}
-
-// needTool skips the test when program is missing, unless
-// BUNDLE_REQUIRE_TOOLS=1 asks for a failure instead.
-func needTool(t testing.TB, program string) {
-	t.Helper()
-	if _, err := exec.LookPath(program); err != nil {
-		if os.Getenv("BUNDLE_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("%s is required (BUNDLE_REQUIRE_TOOLS=1): %v", program, err)
-		}
-		t.Skipf("%s not installed", program)
-	}
 }

@@ -13,12 +13,13 @@ import (
 
 	"github.com/bundle-dev/bundle/bundle/rpm"
 	"github.com/bundle-dev/bundle/bundle/runner"
+	"github.com/bundle-dev/bundle/bundle/testenv"
 	"github.com/bundle-dev/bundle/platforms"
 )
 
-const (
-	createrepoFixtures = "../../../shared/fixtures/createrepo-testsuite"
-	rpmFixtures        = "../../../shared/fixtures/rpm-testsuite"
+var (
+	createrepoFixtures = testenv.Fixture("createrepo-testsuite")
+	rpmFixtures        = testenv.Fixture("rpm-testsuite")
 )
 
 // copyFiles copies the named files into dir (keeping their base names)
@@ -53,7 +54,7 @@ func fixtureRepo(t testing.TB) string {
 
 func createrepo(t testing.TB, dir string) {
 	t.Helper()
-	needTool(t, "createrepo_c")
+	testenv.Tools(t, "createrepo_c")
 	if _, err := (runner.Exec{}).Run(context.Background(), runner.Cmd{Name: "createrepo_c", Args: []string{"--no-database", dir}}); err != nil {
 		t.Fatal(err)
 	}

@@ -7,13 +7,14 @@ import (
 	"testing"
 
 	"github.com/bundle-dev/bundle/bundle/runner"
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
 
 // buildSpecs builds testdata/specs/*.spec with rpmbuild into a fresh
 // repository directory (noarch/ and x86_64/ below it).
 func buildSpecs(t *testing.T) string {
 	t.Helper()
-	needTool(t, "rpmbuild")
+	testenv.Tools(t, "rpmbuild")
 	specs, err := filepath.Glob(filepath.Join("testdata", "specs", "*.spec"))
 	if err != nil || len(specs) == 0 {
 		t.Fatalf("no specs: %v", err)

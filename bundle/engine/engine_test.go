@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -205,24 +204,13 @@ func newTestEngine(t testing.TB, r *recipes.Recipe, work, cache string, b *hostB
 // a new directory; the cache is beside them.
 func fourPackages(t *testing.T) (ctx context.Context, dir, cache string) {
 	t.Helper()
-	needTools(t, "rpmbuild", "rpmspec", "createrepo_c", "rpm2cpio", "cpio")
+	testenv.Tools(t, "rpmbuild", "rpmspec", "createrepo_c", "rpm2cpio", "cpio")
 	dir = t.TempDir()
 	writeSpec(t, dir, "alpha", "v1")
 	writeSpec(t, dir, "beta", "v1", "alpha-devel")
 	writeSpec(t, dir, "gamma", "v1", "beta-devel")
 	writeSpec(t, dir, "delta", "v1")
 	return context.Background(), dir, filepath.Join(dir, "cache")
-}
-
-func needTools(t *testing.T, tools ...string) {
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("BUNDLE_REQUIRE_TOOLS") == "1" {
-				t.Fatalf("%s required", tool)
-			}
-			t.Skipf("%s not installed", tool)
-		}
-	}
 }
 
 // The engine on a four-package recipe with a host builder: dependency

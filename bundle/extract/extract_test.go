@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -20,7 +19,7 @@ import (
 	"github.com/bundle-dev/bundle/bundle/testenv"
 )
 
-const fixtures = "../../../shared/fixtures"
+var fixtures = testenv.FixturesDir
 
 func fixtureFiles(t testing.TB) []string {
 	t.Helper()
@@ -33,18 +32,6 @@ func fixtureFiles(t testing.TB) []string {
 }
 
 func fixture(name string) string { return filepath.Join(fixtures, "rpm-testsuite", name) }
-
-func needTool(t *testing.T, names ...string) {
-	t.Helper()
-	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			if os.Getenv("BUNDLE_REQUIRE_TOOLS") == "1" {
-				t.Fatalf("%s is required (BUNDLE_REQUIRE_TOOLS=1): %v", n, err)
-			}
-			t.Skipf("%s not installed", n)
-		}
-	}
-}
 
 // node is what a test knows of one path of a tree.
 type node struct {
@@ -104,7 +91,7 @@ func snapshot(t *testing.T, root string) map[string]node {
 // and mtimes; modes equal after removing setuid/setgid/sticky; special
 // files absent and reported.
 func TestMatchesRpm2cpio(t *testing.T) {
-	needTool(t, "rpm2cpio", "cpio", "rpm2archive", "tar", "bash")
+	testenv.Tools(t, "rpm2cpio", "cpio", "rpm2archive", "tar", "bash")
 	for _, f := range fixtureFiles(t) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			abs, err := filepath.Abs(f)

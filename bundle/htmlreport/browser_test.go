@@ -2,12 +2,12 @@ package htmlreport
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/bundle-dev/bundle/bundle/htmlreport/browsercheck"
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
 
 // startBrowser starts headless chromium, or skips (fails in CI, where
@@ -15,10 +15,7 @@ import (
 func startBrowser(t *testing.T) *browsercheck.Browser {
 	t.Helper()
 	if _, err := browsercheck.Find(); err != nil {
-		if os.Getenv("BUNDLE_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("%v (BUNDLE_REQUIRE_TOOLS=1)", err)
-		}
-		t.Skip(err)
+		testenv.Skipf(t, "%v", err)
 	}
 	b, err := browsercheck.Start(context.Background())
 	if err != nil {

@@ -3,7 +3,6 @@ package htmlreport
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,27 +12,13 @@ import (
 	"time"
 
 	"github.com/bundle-dev/bundle/bundle/schedule"
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // golden compares got with testdata/NAME.golden (rewritten with -update).
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file; run go test ./bundle/htmlreport -update and review the diff", path)
-	}
+	testenv.Golden(t, filepath.Join("testdata", name+".golden"), got)
 }
 
 // TestRenderGolden renders the fixed reports: the pages are byte for

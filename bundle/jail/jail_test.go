@@ -3,7 +3,6 @@ package jail
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -11,19 +10,13 @@ import (
 	"testing"
 
 	"github.com/bundle-dev/bundle/bundle/runner"
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
 
 // needJail skips without bwrap, or fails with BUNDLE_REQUIRE_TOOLS=1.
 func needJail(t *testing.T) {
 	t.Helper()
-	for _, tool := range []string{"bwrap", "setpriv"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("BUNDLE_REQUIRE_TOOLS") == "1" {
-				t.Fatalf("%s is required (BUNDLE_REQUIRE_TOOLS=1): %v", tool, err)
-			}
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	testenv.Tools(t, "bwrap", "setpriv")
 }
 
 func run(t *testing.T, j Jail, dir, script string, args ...string) (string, error) {

@@ -17,7 +17,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/bundle-dev/bundle/bundle/flock"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -30,6 +29,7 @@ import (
 	"time"
 
 	"github.com/bundle-dev/bundle/bundle/atomicfile"
+	"github.com/bundle-dev/bundle/bundle/flock"
 	"github.com/bundle-dev/bundle/bundle/runner"
 )
 

@@ -13,32 +13,13 @@ import (
 	"time"
 
 	"github.com/bundle-dev/bundle/bundle/runner"
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
 
 // fixtures is the shared fixture directory, reached from this package.
 var fixtures = filepath.Join("..", "..", "..", "shared", "fixtures")
 
 func fixture(name string) string { return filepath.Join(fixtures, name) }
-
-// fakeRunner records commands instead of running them.
-type fakeRunner struct {
-	mu   sync.Mutex
-	cmds []runner.Cmd
-	fn   func(runner.Cmd) error
-}
-
-func (f *fakeRunner) Run(ctx context.Context, c runner.Cmd) (runner.Result, error) {
-	f.mu.Lock()
-	f.cmds = append(f.cmds, c)
-	fn := f.fn
-	f.mu.Unlock()
-	if fn != nil {
-		if err := fn(c); err != nil {
-			return runner.Result{ExitCode: 1}, err
-		}
-	}
-	return runner.Result{}, nil
-}
 
 func openRepo(t *testing.T, r runner.Runner) *Repo {
 	t.Helper()
@@ -100,7 +81,7 @@ func TestInspect(t *testing.T) {
 }
 
 func TestAddListRemove(t *testing.T) {
-	repo := openRepo(t, &fakeRunner{})
+	repo := openRepo(t, &testenv.FakeRunner{})
 	ctx := context.Background()
 	files := []string{
 		fixture("rpm-testsuite/hello-2.0-1.x86_64.rpm"),
@@ -185,7 +166,7 @@ func TestAddListRemove(t *testing.T) {
 }
 
 func TestAddCancelled(t *testing.T) {
-	repo := openRepo(t, &fakeRunner{})
+	repo := openRepo(t, &testenv.FakeRunner{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := repo.Add(ctx, []string{fixture("rpm-testsuite/hello-2.0-1.x86_64.rpm")}); !errors.Is(err, context.Canceled) {
@@ -197,7 +178,7 @@ func TestAddCancelled(t *testing.T) {
 }
 
 func TestRefreshCommand(t *testing.T) {
-	fake := &fakeRunner{}
+	fake := &testenv.FakeRunner{}
 	repo := openRepo(t, fake)
 	repo.Workers = 3
 	repo.LogDir = filepath.Join(t.TempDir(), "logs")
@@ -219,7 +200,7 @@ func TestRefreshCommand(t *testing.T) {
 	}
 	want := "createrepo_c --update --workers 3 --general-compress-type=gz --checksum=sha256 --no-database " +
 		"--revision 1710742930 --set-timestamp-to-revision --retain-old-md=0 --error-exit-val " + repo.Dir
-	c := fake.cmds[0]
+	c := fake.Cmds()[0]
 	if got := runner.Quote(append([]string{c.Name}, c.Args...)); got != want {
 		t.Errorf("command\n got %s\nwant %s", got, want)
 	}
@@ -231,28 +212,28 @@ func TestRefreshCommand(t *testing.T) {
 	if err := repo.Remove(ctx, "x86_64/Archer-3.4.5-6.x86_64.rpm"); err != nil {
 		t.Fatal(err)
 	}
-	fake.fn = func(runner.Cmd) error { return errors.New("boom") }
+	fake.Func = func(runner.Cmd) error { return errors.New("boom") }
 	if err := repo.Refresh(ctx); err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Errorf("failing createrepo_c: %v", err)
 	}
-	fake.fn = nil
+	fake.Func = nil
 	if err := repo.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for i, wantUpdate := range []bool{true, false, false} {
-		args := fake.cmds[i].Args
+		args := fake.Cmds()[i].Args
 		if slices.Contains(args, "--update") != wantUpdate {
 			t.Errorf("run %d: --update = %v, want %v", i, !wantUpdate, wantUpdate)
 		}
 	}
-	if !slices.Contains(fake.cmds[2].Args, "1227355200") {
-		t.Errorf("revision should follow the newest remaining package: %v", fake.cmds[2].Args)
+	if !slices.Contains(fake.Cmds()[2].Args, "1227355200") {
+		t.Errorf("revision should follow the newest remaining package: %v", fake.Cmds()[2].Args)
 	}
 	if _, err := os.Stat(filepath.Join(repo.Dir, fullRefreshMarker)); err == nil {
 		t.Error("marker kept after a successful full refresh")
 	}
-	if err := repo.Refresh(ctx); err != nil || !slices.Contains(fake.cmds[3].Args, "--update") {
-		t.Errorf("back to --update: %v %v", err, fake.cmds[3].Args)
+	if err := repo.Refresh(ctx); err != nil || !slices.Contains(fake.Cmds()[3].Args, "--update") {
+		t.Errorf("back to --update: %v %v", err, fake.Cmds()[3].Args)
 	}
 }
 
@@ -262,7 +243,7 @@ func TestRefreshCommand(t *testing.T) {
 func TestRefreshNeverOverlaps(t *testing.T) {
 	var mu sync.Mutex
 	inFlight, most, runs := 0, 0, 0
-	fake := &fakeRunner{fn: func(runner.Cmd) error {
+	fake := &testenv.FakeRunner{Func: func(runner.Cmd) error {
 		mu.Lock()
 		inFlight++
 		runs++

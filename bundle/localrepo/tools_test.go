@@ -12,21 +12,8 @@ import (
 	"testing"
 
 	"github.com/bundle-dev/bundle/bundle/runner"
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
-
-// needTools skips (or, with BUNDLE_REQUIRE_TOOLS=1, fails) when a program is
-// missing.
-func needTools(t *testing.T, names ...string) {
-	t.Helper()
-	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			if os.Getenv("BUNDLE_REQUIRE_TOOLS") == "1" {
-				t.Fatalf("%s is required (BUNDLE_REQUIRE_TOOLS=1): %v", n, err)
-			}
-			t.Skipf("%s not installed", n)
-		}
-	}
-}
 
 // repoquery lists "name-version-release.arch" of every package dnf sees in
 // the repository.
@@ -52,7 +39,7 @@ func repoquery(t *testing.T, dir string) []string {
 }
 
 func TestDnfReadsRefreshedRepo(t *testing.T) {
-	needTools(t, "createrepo_c", "dnf")
+	testenv.Tools(t, "createrepo_c", "dnf")
 	repo := openRepo(t, runner.Exec{})
 	repo.LogDir = t.TempDir()
 	ctx := context.Background()
@@ -130,7 +117,7 @@ func readTree(t *testing.T, dir string) map[string]string {
 // different orders, incrementally with --update, and from scratch after a
 // removal) and wants byte-identical repodata.
 func TestMetadataIsDeterministic(t *testing.T) {
-	needTools(t, "createrepo_c")
+	testenv.Tools(t, "createrepo_c")
 	ctx := context.Background()
 	pkgs := []string{
 		fixture("rpm-testsuite/hello-2.0-1.x86_64.rpm"),

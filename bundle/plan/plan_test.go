@@ -3,18 +3,15 @@ package plan
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"math/rand/v2"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bundle-dev/bundle/bundle/rpm"
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // node builds a Node from dependency strings.
 func node(t testing.TB, name string, order int, provides, requires []string) *Node {
@@ -364,19 +361,7 @@ func TestGolden(t *testing.T) {
 	reasons := p.Explain(map[string][]string{"zlib": {"patch changed"}, "setuptools": {"new"}})
 	txt, js := renderBoth(t, p, reasons)
 	for name, got := range map[string]string{"testdata/plan.txt.golden": txt, "testdata/plan.json.golden": js} {
-		if *update {
-			if err := os.WriteFile(name, []byte(got), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatalf("%v (run with -update to create it)", err)
-		}
-		if got != string(want) {
-			t.Errorf("%s differs; got:\n%s", name, got)
-		}
+		testenv.Golden(t, name, []byte(got))
 	}
 	var r Report
 	if err := json.Unmarshal([]byte(js), &r); err != nil || len(r.Nodes) != 5 || !r.Explained {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -14,23 +13,10 @@ import (
 	"github.com/bundle-dev/bundle/bundle/rpm"
 	"github.com/bundle-dev/bundle/bundle/rpm/rpmtest"
 	"github.com/bundle-dev/bundle/bundle/runner"
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
 
-const fixtures = "../../../shared/fixtures/rpm-testsuite/"
-
-// needTools skips the test when a tool is missing, unless
-// BUNDLE_REQUIRE_TOOLS=1 makes that a failure.
-func needTools(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("BUNDLE_REQUIRE_TOOLS") == "1" {
-				t.Fatalf("%s is required (BUNDLE_REQUIRE_TOOLS=1): %v", tool, err)
-			}
-			t.Skipf("%s not installed", tool)
-		}
-	}
-}
+var fixtures = testenv.Fixture("rpm-testsuite") + "/"
 
 // fakeQuerier records queries and answers with canned stdout.
 type fakeQuerier struct {
@@ -105,7 +91,7 @@ func depStrings(deps []rpm.Dep) []string {
 }
 
 func TestSpecQueriesRpmspec(t *testing.T) {
-	needTools(t, "rpmspec")
+	testenv.Tools(t, "rpmspec")
 	ctx := context.Background()
 	prov, err := SpecProvides(ctx, hostQuery, "testdata/demo.spec", map[string]string{"dist": ".el9"})
 	if err != nil {
@@ -204,7 +190,7 @@ func TestSRPMSpec(t *testing.T) {
 	}
 
 	// The extracted spec gives the same provides as the one in testdata.
-	needTools(t, "rpmspec")
+	testenv.Tools(t, "rpmspec")
 	prov, err := SpecProvides(ctx, hostQuery, spec, nil) // the fixture's spec is trusted
 	if err != nil {
 		t.Fatal(err)

@@ -3,12 +3,13 @@ package relocate
 import (
 	"errors"
 	"fmt"
-	"github.com/bundle-dev/bundle/bundle/atomicfile"
 	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/bundle-dev/bundle/bundle/atomicfile"
 )
 
 // EnvScriptName is the file WriteEnvScript writes at the top of the bundle.

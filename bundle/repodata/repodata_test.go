@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -18,23 +17,12 @@ import (
 
 	"github.com/bundle-dev/bundle/bundle/rpm"
 	"github.com/bundle-dev/bundle/bundle/runner"
+	"github.com/bundle-dev/bundle/bundle/testenv"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 )
 
-const fixtures = "../../../shared/fixtures/createrepo-testsuite"
-
-// needTool skips the test when program is missing, unless
-// BUNDLE_REQUIRE_TOOLS=1 asks for a failure instead.
-func needTool(t testing.TB, program string) {
-	t.Helper()
-	if _, err := exec.LookPath(program); err != nil {
-		if os.Getenv("BUNDLE_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("%s is required (BUNDLE_REQUIRE_TOOLS=1): %v", program, err)
-		}
-		t.Skipf("%s not installed", program)
-	}
-}
+var fixtures = testenv.Fixture("createrepo-testsuite")
 
 // copyFixtures copies the createrepo test-suite packages into dir.
 func copyFixtures(t testing.TB, dir string) []string {
@@ -64,7 +52,7 @@ func copyFixtures(t testing.TB, dir string) []string {
 // as createrepo_c ≥ 1.0 (zstd by default) would write it.
 func makeRepo(t testing.TB, compress string) string {
 	t.Helper()
-	needTool(t, "createrepo_c")
+	testenv.Tools(t, "createrepo_c")
 	dir := t.TempDir()
 	copyFixtures(t, dir)
 	ct := compress

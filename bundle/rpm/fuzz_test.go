@@ -2,7 +2,6 @@ package rpm
 
 import (
 	"bytes"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,10 +9,9 @@ import (
 	"testing"
 
 	"github.com/bundle-dev/bundle/bundle/rpm/rpmtest"
+	"github.com/bundle-dev/bundle/bundle/testenv"
 	"github.com/ulikunitz/xz"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.rpm from rpmtest")
 
 // testdataPackages are the synthetic packages kept in testdata/ as fuzz
 // seeds. Identity compression keeps them byte-for-byte reproducible.
@@ -44,7 +42,7 @@ func TestTestdataReproducible(t *testing.T) {
 			t.Fatal(err)
 		}
 		path := filepath.Join("testdata", name)
-		if *update {
+		if testenv.Update() {
 			if err := os.WriteFile(path, b, 0o644); err != nil {
 				t.Fatal(err)
 			}

@@ -12,7 +12,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -21,9 +20,10 @@ import (
 
 	"github.com/bundle-dev/bundle/bundle/rpm/rpmtest"
 	"github.com/bundle-dev/bundle/bundle/runner"
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
 
-const fixtures = "../../../shared/fixtures"
+var fixtures = testenv.FixturesDir
 
 func fixtureFiles(t testing.TB) []string {
 	t.Helper()
@@ -38,19 +38,6 @@ func fixtureFiles(t testing.TB) []string {
 		}
 	}
 	return out
-}
-
-// needTool skips when a tool is missing, unless BUNDLE_REQUIRE_TOOLS=1.
-func needTool(t *testing.T, names ...string) {
-	t.Helper()
-	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			if os.Getenv("BUNDLE_REQUIRE_TOOLS") == "1" {
-				t.Fatalf("%s is required (BUNDLE_REQUIRE_TOOLS=1): %v", n, err)
-			}
-			t.Skipf("%s not installed", n)
-		}
-	}
 }
 
 func TestReadPackageFileFixtures(t *testing.T) {
@@ -287,7 +274,7 @@ func joinEVR(e EVR) string {
 // TestHeaderAgainstRPM compares every field ReadHeader fills with what
 // rpm(8) reports for every fixture, the corrupted one included.
 func TestHeaderAgainstRPM(t *testing.T) {
-	needTool(t, "rpm")
+	testenv.Tools(t, "rpm")
 	for _, f := range fixtureFiles(t) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r, err := os.Open(f)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/bundle-dev/bundle/bundle/rpm/rpmtest"
 	"github.com/bundle-dev/bundle/bundle/runner"
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
 
 type readEntry struct {
@@ -159,7 +160,7 @@ func TestPayloadSynthetic(t *testing.T) {
 				files := synthFiles()
 				pkg := rpmtest.Package{Name: "synth", Compressor: comp, Stripped: stripped, Files: files, Integrity: true}
 				if comp == "bzip2" {
-					needTool(t, "bzip2")
+					testenv.Tools(t, "bzip2")
 					raw := rpmtest.PayloadFor(withInodes(files), stripped, nil)
 					out, err := runner.Output(context.Background(), runner.Exec{}, runner.Cmd{Name: "bzip2", Args: []string{"-c"}, Stdin: bytes.NewReader(raw)})
 					if err != nil {

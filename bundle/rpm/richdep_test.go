@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
 
 func atom(s string) RichExpr { return RichExpr{Op: RichAtom, Dep: dep(s)} }
@@ -143,7 +145,7 @@ func TestParseRichFile(t *testing.T) {
 // expressions (all must be accepted) and the structurally invalid ones
 // of TestParseRichErrors (all must be refused), as Requires of a spec.
 func TestParseRichAgainstRpmspec(t *testing.T) {
-	vercmpNeedTool(t, "rpmspec")
+	testenv.Tools(t, "rpmspec")
 	dir := t.TempDir()
 	accepts := func(tag, expr string) (bool, string) {
 		spec := "Name: richtest\nVersion: 1\nRelease: 1\nSummary: s\nLicense: MIT\n" + tag + ": " + expr +

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
 
 // rpmvercmpAt is every case of tests/rpmvercmp.at in
@@ -184,18 +186,6 @@ func TestVercmpOdditiesAndEdges(t *testing.T) {
 	}
 }
 
-// vercmpNeedTool skips the test when program is missing, unless
-// BUNDLE_REQUIRE_TOOLS=1 asks for a failure instead.
-func vercmpNeedTool(t testing.TB, program string) {
-	t.Helper()
-	if _, err := exec.LookPath(program); err != nil {
-		if os.Getenv("BUNDLE_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("%s is required (BUNDLE_REQUIRE_TOOLS=1): %v", program, err)
-		}
-		t.Skipf("%s not installed", program)
-	}
-}
-
 // rpmLuaVercmp asks the rpm binary for rpm.vercmp (which compares whole
 // [epoch:]version[-release] strings) of every pair, in one process.
 func rpmLuaVercmp(t *testing.T, pairs [][2]string) []int {
@@ -230,7 +220,7 @@ func rpmLuaVercmp(t *testing.T, pairs [][2]string) []int {
 // test-suite table, the oddities and every pair of a set of awkward
 // versions.
 func TestVercmpAgainstRPM(t *testing.T) {
-	vercmpNeedTool(t, "rpm")
+	testenv.Tools(t, "rpm")
 	var pairs [][2]string
 	for _, tc := range append(rpmvercmpAt, rpmvercmpOddities...) {
 		pairs = append(pairs, [2]string{tc.a, tc.b})
@@ -255,7 +245,7 @@ func TestVercmpAgainstRPM(t *testing.T) {
 // EVR comparison where both sides have a release (rpm orders a missing
 // release before any release; CompareEVR deliberately treats it as equal).
 func TestCompareEVRAgainstRPM(t *testing.T) {
-	vercmpNeedTool(t, "rpm")
+	testenv.Tools(t, "rpm")
 	evrs := []string{"1.0-1", "0:1.0-1", "1:1.0-1", "1:0.1-1", "2:0-0", "1.0-2", "1.0-1.el9", "1.0-1.el9_1", "1.0~rc1-1",
 		"1.0^git1-1", "10:1-1", "9:1-1", "01:1-1", "1.0-1~bootstrap", "1.0-1^post"}
 	var pairs [][2]string
@@ -415,8 +405,8 @@ func TestSatisfiedBy(t *testing.T) {
 // the transaction: the requirements it reports as failed must be exactly
 // the cases SatisfiedBy rejects.
 func TestSatisfiedByAgainstRPM(t *testing.T) {
-	vercmpNeedTool(t, "rpmbuild")
-	vercmpNeedTool(t, "rpm")
+	testenv.Tools(t, "rpmbuild")
+	testenv.Tools(t, "rpm")
 	dir := t.TempDir()
 	var provides, requires strings.Builder
 	want := map[string]bool{} // capNN -> satisfied

@@ -40,8 +40,8 @@ func TestExternalXZMatchesGo(t *testing.T) {
 	if xzProgram() == "" {
 		testenv.Skipf(t, "xz not installed")
 	}
-	xzs, _ := filepath.Glob("../../../shared/fixtures/createrepo-testsuite/*.x86_64.rpm")
-	xzs = append(xzs, "../../../shared/fixtures/rpm-testsuite/capstest-1.0-1.noarch.rpm")
+	xzs, _ := filepath.Glob(testenv.Fixture("createrepo-testsuite", "*.x86_64.rpm"))
+	xzs = append(xzs, testenv.Fixture("rpm-testsuite", "capstest-1.0-1.noarch.rpm"))
 	if len(xzs) < 5 {
 		testenv.Skipf(t, "fixtures not found (%d xz packages)", len(xzs))
 	}

@@ -3,37 +3,18 @@ package schedule
 import (
 	"bytes"
 	"context"
-	"flag"
 	"math"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bundle-dev/bundle/bundle/plan"
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := "testdata/" + name
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs; got:\n%s", path, got)
-	}
+	testenv.Golden(t, "testdata/"+name, []byte(got))
 }
 
 // scriptedEvents is a fixed event sequence: start, a build, a failure

@@ -2,14 +2,13 @@ package slurm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/bundle-dev/bundle/bundle/runner"
 	"github.com/bundle-dev/bundle/bundle/schedule"
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
 
 func TestSubmitArgs(t *testing.T) {
@@ -97,47 +96,28 @@ func TestMap(t *testing.T) {
 	}
 }
 
-// fakeRunner answers Slurm's commands from a table: program → output or
-// a failure with that tail.
-type fakeRunner struct {
-	out   map[string]string
-	fail  map[string]string
-	calls []string
-}
-
-func (f *fakeRunner) Run(_ context.Context, c runner.Cmd) (runner.Result, error) {
-	f.calls = append(f.calls, runner.Quote(append([]string{c.Name}, c.Args...)))
-	if tail, ok := f.fail[c.Name]; ok {
-		return runner.Result{ExitCode: 1}, &runner.Error{Argv: []string{c.Name}, ExitCode: 1, Tail: tail, Err: errors.New("exit status 1")}
-	}
-	if c.Stdout != nil {
-		fmt.Fprint(c.Stdout, f.out[c.Name])
-	}
-	return runner.Result{}, nil
-}
-
 func TestClientStatus(t *testing.T) {
 	ctx := context.Background()
 	// Without accounting, purged jobs are simply unknown.
-	f := &fakeRunner{out: map[string]string{"squeue": "1|RUNNING|None\n", "scontrol": "AccountingStorageType   = accounting_storage/none\n"}}
+	f := &testenv.FakeRunner{Out: map[string]string{"squeue": "1|RUNNING|None\n", "scontrol": "AccountingStorageType   = accounting_storage/none\n"}}
 	c := &Client{Runner: f, Env: []string{}}
 	m, err := c.Status(ctx, []string{"1", "2"})
 	if err != nil || len(m) != 1 || m["1"].State != "RUNNING" {
 		t.Fatalf("Status: %v %v", m, err)
 	}
-	if slices.ContainsFunc(f.calls, func(s string) bool { return strings.HasPrefix(s, "sacct") }) {
-		t.Errorf("sacct asked without accounting: %v", f.calls)
+	if slices.ContainsFunc(f.Lines(), func(s string) bool { return strings.HasPrefix(s, "sacct") }) {
+		t.Errorf("sacct asked without accounting: %v", f.Lines())
 	}
 	// With accounting, sacct answers for what squeue no longer knows.
-	f = &fakeRunner{out: map[string]string{"sacct": "2|TIMEOUT\n", "scontrol": "AccountingStorageType   = accounting_storage/slurmdbd\n"},
-		fail: map[string]string{"squeue": "slurm_load_jobs error: Invalid job id specified"}}
+	f = &testenv.FakeRunner{Out: map[string]string{"sacct": "2|TIMEOUT\n", "scontrol": "AccountingStorageType   = accounting_storage/slurmdbd\n"},
+		Fail: map[string]string{"squeue": "slurm_load_jobs error: Invalid job id specified"}}
 	c = &Client{Runner: f, Env: []string{}}
 	m, err = c.Status(ctx, []string{"2"})
 	if err != nil || m["2"].State != "TIMEOUT" {
-		t.Fatalf("Status with accounting: %v %v (calls %v)", m, err, f.calls)
+		t.Fatalf("Status with accounting: %v %v (calls %v)", m, err, f.Lines())
 	}
 	// Any other squeue failure is an error.
-	f = &fakeRunner{fail: map[string]string{"squeue": "slurm_load_jobs error: Unable to contact slurm controller"}}
+	f = &testenv.FakeRunner{Fail: map[string]string{"squeue": "slurm_load_jobs error: Unable to contact slurm controller"}}
 	if _, err := (&Client{Runner: f, Env: []string{}}).Status(ctx, []string{"3"}); err == nil || !strings.Contains(err.Error(), "job states") {
 		t.Errorf("err = %v", err)
 	}
@@ -145,7 +125,7 @@ func TestClientStatus(t *testing.T) {
 
 func TestClientSubmitAndCancel(t *testing.T) {
 	ctx := context.Background()
-	f := &fakeRunner{out: map[string]string{"sbatch": "77\n"}}
+	f := &testenv.FakeRunner{Out: map[string]string{"sbatch": "77\n"}}
 	c := &Client{Runner: f, Env: []string{}}
 	id, err := c.Submit(ctx, Job{Name: "bundle:r:a", Command: []string{"true"}})
 	if err != nil || id != "77" {
@@ -158,9 +138,10 @@ func TestClientSubmitAndCancel(t *testing.T) {
 	for i := range ids {
 		ids[i] = fmt.Sprint(i + 1)
 	}
-	f.calls = nil
-	if err := c.Cancel(ctx, ids); err != nil || len(f.calls) != 3 {
-		t.Errorf("Cancel of 1200 jobs: %v in %d calls, want 3", err, len(f.calls))
+	f = &testenv.FakeRunner{Out: f.Out}
+	c.Runner = f
+	if err := c.Cancel(ctx, ids); err != nil || len(f.Lines()) != 3 {
+		t.Errorf("Cancel of 1200 jobs: %v in %d calls, want 3", err, len(f.Lines()))
 	}
 }
 

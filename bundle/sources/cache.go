@@ -35,8 +35,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/bundle-dev/bundle/bundle/cachedir"
-	"github.com/bundle-dev/bundle/bundle/flock"
 	"io"
 	"log/slog"
 	"net/http"
@@ -46,6 +44,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/bundle-dev/bundle/bundle/cachedir"
+	"github.com/bundle-dev/bundle/bundle/flock"
 )
 
 // Source is one file a recipe needs.

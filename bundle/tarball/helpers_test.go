@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -261,20 +260,6 @@ func byName(es []entry) map[string]entry {
 func sha(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
-}
-
-// needTool returns the path of an external tool, skipping the test when it
-// is missing unless BUNDLE_REQUIRE_TOOLS=1.
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("BUNDLE_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("%s is required (BUNDLE_REQUIRE_TOOLS=1) but missing: %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
 }
 
 // pathLess orders paths as Write promises: bytewise with "/" lowest, i.e.

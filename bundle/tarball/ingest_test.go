@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
 
 func TestIngestCommand(t *testing.T) {
@@ -44,14 +46,14 @@ func TestIngestCommand(t *testing.T) {
 // The command is valid sh: run it with a fake cvmfs_server that records
 // what it receives on stdin, and compare with the plain tar.
 func TestIngestCommandRuns(t *testing.T) {
-	sh := needTool(t, "sh")
+	sh := testenv.LookPath(t, "sh")
 	for _, c := range compressions {
 		t.Run(c, func(t *testing.T) {
 			switch c {
 			case "gzip":
-				needTool(t, "gzip")
+				testenv.LookPath(t, "gzip")
 			case "zstd":
-				needTool(t, "zstd")
+				testenv.LookPath(t, "zstd")
 			}
 			dir := t.TempDir()
 			res, _ := writeTree(t, smallTree(), Options{Compression: c, Out: filepath.Join(dir, "b"+suffixOf(c))})
@@ -103,7 +105,7 @@ func TestWriteSHA256File(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
 		t.Errorf("stray files: %v", ents)
 	}
-	cmd := exec.Command(needTool(t, "sha256sum"), "-c", "demo-1.0.tar.gz.sha256")
+	cmd := exec.Command(testenv.LookPath(t, "sha256sum"), "-c", "demo-1.0.tar.gz.sha256")
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("sha256sum -c: %v\n%s", err, out)

@@ -14,7 +14,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/bundle-dev/bundle/bundle/atomicfile"
 	"hash"
 	"io"
 	"log/slog"
@@ -22,6 +21,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/bundle-dev/bundle/bundle/atomicfile"
 )
 
 // Options configure Write.

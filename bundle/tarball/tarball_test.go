@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -17,9 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/golden.json")
+	"github.com/bundle-dev/bundle/bundle/testenv"
+)
 
 var compressions = []string{"gzip", "zstd", "none"}
 
@@ -99,7 +98,7 @@ func TestGolden(t *testing.T) {
 		if err := json.Unmarshal(b, &want); err != nil {
 			t.Fatalf("%s: %v", golden, err)
 		}
-	} else if !*update {
+	} else if !testenv.Update() {
 		t.Fatalf("%v (create it with -update)", err)
 	}
 	got := map[string]string{}
@@ -113,7 +112,7 @@ func TestGolden(t *testing.T) {
 			t.Errorf("%s: Result.Size %d, file has %d bytes", c, res.Size, len(data))
 		}
 	}
-	if *update {
+	if testenv.Update() {
 		b, _ := json.MarshalIndent(got, "", "  ")
 		if err := os.WriteFile(golden, append(b, '\n'), 0o644); err != nil {
 			t.Fatal(err)

@@ -9,20 +9,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bundle-dev/bundle/bundle/testenv"
 )
 
 // RequireTools skips t when one of tools is not on PATH, or fails it when
 // the environment variable BUNDLE_REQUIRE_TOOLS is 1 (as in CI).
 func RequireTools(t testing.TB, tools ...string) {
 	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("BUNDLE_REQUIRE_TOOLS") == "1" {
-				t.Fatalf("%s is required (BUNDLE_REQUIRE_TOOLS=1) but missing: %v", tool, err)
-			}
-			t.Skipf("%s is not installed", tool)
-		}
-	}
+	testenv.Tools(t, tools...)
 }
 
 // Lib describes a shared library to build.
