@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"testing"
 
+	"github.com/bundle-dev/bundle/bundle/testenv"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -50,7 +51,7 @@ func TestZstdFrames(t *testing.T) {
 			t.Errorf("%s: decoded %d bytes (%v), want %d", name, len(got), err, len(in))
 		}
 	}
-	zstdCLI := needTool(t, "zstd")
+	zstdCLI := testenv.LookPath(t, "zstd")
 	for name, in := range cases {
 		cmd := exec.Command(zstdCLI, "-dc")
 		cmd.Stdin = bytes.NewReader(compress(2, 333, in))
