@@ -261,7 +261,11 @@ func (l *liveReport) reused(a *AssembleReuse, t *TestReuse) {
 	l.update(func(r *htmlreport.Report) {
 		r.Notes = nil
 		for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
-			if line != "" {
+			switch {
+			case strings.HasPrefix(line, "  ") && len(r.Notes) > 0:
+				// A change of the line above.
+				r.Notes[len(r.Notes)-1] += "; " + strings.TrimSpace(line)
+			case line != "":
 				r.Notes = append(r.Notes, line)
 			}
 		}

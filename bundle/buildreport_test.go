@@ -210,3 +210,42 @@ func TestReportDiff(t *testing.T) {
 		t.Error("compared without a previous bundle")
 	}
 }
+
+// TestReportInterrupted: a build stopped by Ctrl-C ends its report
+// "interrupted", not "failed".
+func TestReportInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	tarball := filepath.Join(dir, "out", "x.tar.gz")
+	l := startReport(BuildOptions{Recipe: &recipes.Recipe{Name: "x", Version: "1"}}, filepath.Join(dir, "work"), tarball, "p",
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	l.finish(ctx, fmt.Errorf("build interrupted: %w", context.Canceled))
+	page, _ := os.ReadFile(ReportPath(tarball))
+	if !strings.Contains(string(page), "badge st-interrupted") || !strings.Contains(string(page), "build interrupted: context canceled") {
+		t.Errorf("not reported as interrupted:\n%s", page)
+	}
+	var nilReport *liveReport // build-package writes none
+	nilReport.planned(nil, nil)
+	nilReport.event(schedule.Event{})
+	nilReport.finish(ctx, nil)
+}
+
+// TestReportReused: the lines `bundle build` prints about reuse become
+// the report's notes, each change folded into its line.
+func TestReportReused(t *testing.T) {
+	dir := t.TempDir()
+	l := startReport(BuildOptions{Recipe: &recipes.Recipe{Name: "x", Version: "1"}}, filepath.Join(dir, "work"), filepath.Join(dir, "x.tar.gz"), "p",
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer l.finish(context.Background(), nil)
+	l.reused(&AssembleReuse{Key: "0123456789abcdef", Changes: []string{"package zlib: 1-1 → 1-2", "recipe checks changed"}},
+		&TestReuse{SHA256: "fedcba9876543210", Passed: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)})
+	l.mu.Lock()
+	notes := l.rep.Notes
+	l.mu.Unlock()
+	if len(notes) != 2 || !strings.HasPrefix(notes[0], "assemble: 2 inputs changed") ||
+		!strings.HasSuffix(notes[0], "; package zlib: 1-1 → 1-2; recipe checks changed") ||
+		!strings.HasPrefix(notes[1], "bundle test: skipped: this tarball (sha256 fedcba987654) passed on 2026-01-02T03:04:05Z") {
+		t.Errorf("notes: %q", notes)
+	}
+}

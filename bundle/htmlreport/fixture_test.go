@@ -89,7 +89,7 @@ func succeededReport() *Report {
 	r.Nodes[6] = node("lxml", schedule.Cached, 165, 2)
 	r.Updated, r.Finished, r.Wall, r.SerialSum = at(240), at(240), secs(166), secs(198)
 	r.Stages = []Stage{{"closure", secs(0.2)}, {"extract", secs(3)}, {"tarball", secs(9)}}
-	r.Notes = []string{"assemble: 2 inputs changed since the last assembly (key 0123456789ab)", "  package zlib: 1.2.13-1 → 1.2.13-2"}
+	r.Notes = []string{"assemble: 2 inputs changed since the last assembly (key 0123456789ab); package zlib: 1.2.13-1 → 1.2.13-2"}
 	r.Bundle = &Bundle{
 		Tarball: "/out/e2e-1-debian12-x86_64.tar.gz", SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 		Size: 12_345_678, Compression: "gzip", Files: 1234, Dirs: 120, Symlinks: 56, TotalSize: 45_678_901,

@@ -69,7 +69,7 @@ func TestRenderContent(t *testing.T) {
 			`id="sizes"`, `data-sort="41000000">39.1 MiB`,
 			"bundle test</dt><dd>passed (3 checks)",
 			"+ lxml-4.9.2-1.x86_64", "unpacked size -2.0 KiB",
-			"<li>assemble: 2 inputs changed since the last assembly (key 0123456789ab)</li>",
+			"<li>assemble: 2 inputs changed since the last assembly (key 0123456789ab); package zlib: 1.2.13-1 → 1.2.13-2</li>",
 		}, []string{`id="failures"`, `http-equiv="refresh"`}},
 		{"slurm", slurmReport(), []string{
 			"One lane per Slurm job", `<text class="lane-label" x="4" y="22" dy="17">job 1001</text>`,
