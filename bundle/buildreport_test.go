@@ -98,7 +98,7 @@ func TestLiveReport(t *testing.T) {
 	l.event(schedule.Event{Kind: schedule.EventStart, Time: start, Workers: 2, CPUs: 4})
 	l.event(schedule.Event{Kind: schedule.EventNode, Node: "zlib", State: schedule.Building, Time: start, CPUs: 2})
 	// The writer rewrites the page within ReportInterval.
-	deadline := time.Now().Add(4 * ReportInterval)
+	deadline := time.Now().Add(8 * ReportInterval) // a loaded machine
 	for !strings.Contains(page(), `class="bar st-building"`) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the page did not follow the build:\n%s", page())
