@@ -17,6 +17,7 @@ import (
 	"github.com/bundle-dev/bundle/bundle/closure"
 	"github.com/bundle-dev/bundle/bundle/engine"
 	"github.com/bundle-dev/bundle/bundle/extract"
+	"github.com/bundle-dev/bundle/bundle/relocate"
 	"github.com/bundle-dev/bundle/bundle/rpm"
 	"github.com/bundle-dev/bundle/bundle/sbom"
 	"github.com/bundle-dev/bundle/bundle/tarball"
@@ -54,7 +55,7 @@ type AssembleOptions struct {
 	// AfterExtract stages run on the staging tree after extraction and
 	// before the links stage (pip install: it can create new links);
 	// AfterLinks stages after links and before the tarball (relocation).
-	// Each gets the staging root and the manifest being made.
+	// What each returns goes into the manifest.
 	AfterExtract []Hook
 	AfterLinks   []Hook
 	// LockWorkDir takes the work directory's lock for the whole assemble
@@ -63,17 +64,87 @@ type AssembleOptions struct {
 	// RootVar and Checks are recorded in the manifest for `bundle test`.
 	RootVar string
 	Checks  []CheckSpec
+	// Digests are recorded in the manifest; the platform's is filled in
+	// when empty.
+	Digests Digests
 	Logger  *slog.Logger
 }
 
-// Hook is a stage that rewrites the staging tree in place.
+// Hook is a stage that rewrites the staging tree in place and returns what
+// it adds to the manifest.
 type Hook struct {
 	Name string
-	Run  func(ctx context.Context, root string, m *Manifest) error
+	Run  func(ctx context.Context, in HookInput) (HookOutput, error)
 }
 
-// Assemble runs closure → extract → links → hooks → SBOM → tarball and
-// writes the sidecars. It returns the manifest it wrote.
+// HookInput is what a hook works on: the staging root and the packages
+// extracted into it (sorted by NEVRA).
+type HookInput struct {
+	Root     string
+	Packages []PackageInfo
+}
+
+// HookOutput is what a hook adds to the manifest.
+type HookOutput struct {
+	Python     []PipPin         // the pip stage's installed distributions
+	Relocation *relocate.Report // the relocation stage's report
+}
+
+// Digests identify what made a bundle, for the manifest: the recipe
+// (recipes.Recipe.Digest), the platform and the builder.
+type Digests struct {
+	Recipe   string `json:"recipe,omitempty"`
+	Platform string `json:"platform,omitempty"`
+	Builder  string `json:"builder,omitempty"`
+}
+
+// outputs are what the assemble stages returned, from which the manifest
+// is made.
+type outputs struct {
+	mtime      time.Time
+	selection  *closure.Result
+	extraction *extract.Report
+	links      *links.Report
+	hooks      []HookOutput
+	requires   *Requires
+	sources    []SourcePackage
+	build      []PackageInfo
+}
+
+// stages runs the assemble stages one after the other, timing them.
+type stages struct {
+	log     *slog.Logger
+	timings []StageTiming
+}
+
+// stage runs fn as the stage name, records its duration and prefixes its
+// error with the stage's name unless the error already starts with it.
+func stage[T any](s *stages, name string, fn func() (T, error)) (T, error) {
+	start := time.Now()
+	s.log.Debug("stage", "name", name)
+	v, err := fn()
+	d := time.Since(start)
+	s.timings = append(s.timings, StageTiming{Stage: name, Seconds: d.Seconds()})
+	if err != nil {
+		if msg := err.Error(); !strings.HasPrefix(msg, name+":") && !strings.HasPrefix(msg, name+" ") {
+			err = fmt.Errorf("%s: %w", name, err)
+		}
+		return v, err
+	}
+	s.log.Info("stage done", "name", name, "duration", d.Round(time.Millisecond))
+	return v, nil
+}
+
+// selected are the packages the closure chose, with every package of the
+// repository (the SBOM's source and build packages come from them).
+type selected struct {
+	all []*rpm.Package
+	res *closure.Result
+}
+
+// Assemble runs closure → extract → hooks → links → hooks → requires →
+// SBOM → tarball; the manifest is made from what the stages returned, and
+// written with the other sidecars. It returns the manifest.
 func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
@@ -85,165 +156,155 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 		}
 		defer unlock()
 	}
-	log := o.Logger
-	var timings []StageTiming
-	stage := func(name string, fn func() error) error {
-		start := time.Now()
-		log.Debug("stage", "name", name)
-		err := fn()
-		d := time.Since(start)
-		timings = append(timings, StageTiming{Stage: name, Seconds: d.Seconds()})
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		log.Info("stage done", "name", name, "duration", d.Round(time.Millisecond))
-		return nil
-	}
-
-	var res *closure.Result
-	var pkgs []*rpm.Package
-	if err := stage("closure", func() error {
-		var err error
-		pkgs, err = closure.LoadRepo(ctx, o.Repo)
-		if err != nil {
-			return err
-		}
-		res, err = closure.Resolve(ctx, pkgs, closure.Options{
-			Platform: o.Platform, Want: o.Want, Ignore: o.Ignore, WeakDeps: o.WeakDeps,
-		})
-		if err != nil {
-			return err
-		}
-		res = excludePackages(res, o.Exclude)
-		if len(res.Packages) == 0 {
-			return fmt.Errorf("no package selected from %s: is it empty, or built for another arch than %s?", o.Repo, o.Platform.Arch)
-		}
-		return nil
-	}); err != nil {
+	st := &stages{log: o.Logger}
+	sel, err := stage(st, "closure", func() (selected, error) { return selectPackages(ctx, o) })
+	if err != nil {
 		return nil, err
 	}
-
+	var out outputs
+	out.selection = sel.res
 	staging := filepath.Join(o.WorkDir, "staging", o.TopDir)
-	var xrep *extract.Report
-	if err := stage("extract", func() error {
-		if err := os.RemoveAll(staging); err != nil {
-			return fmt.Errorf("clean staging %s: %w", staging, err)
-		}
-		if err := os.MkdirAll(staging, 0o755); err != nil {
-			return err
-		}
-		var paths []string
-		for _, s := range res.Packages {
-			paths = append(paths, s.Package.Path)
-		}
-		var err error
-		xrep, err = extract.Extract(ctx, extract.Options{Root: staging, Workers: o.Workers, Remove: o.Remove,
-			MaxFiles: o.MaxFiles, MaxBytes: o.MaxBytes, Logger: log}, paths)
-		return err
+	if out.extraction, err = stage(st, "extract", func() (*extract.Report, error) {
+		return extractPackages(ctx, o, staging, sel.res)
 	}); err != nil {
 		return nil, err
 	}
-
-	// The manifest so far: hooks add to it (the pip stage, its pins).
-	m := &Manifest{}
-	for _, s := range res.Packages {
-		m.Packages = append(m.Packages, PackageInfo{NEVRA: s.Package.NEVRA(), Name: s.Package.Name})
+	in := HookInput{Root: staging, Packages: packageInfos(sel.res)}
+	if err := runHooks(ctx, st, o.AfterExtract, in, &out); err != nil {
+		return nil, err
 	}
-	for _, h := range o.AfterExtract {
-		if err := stage(h.Name, func() error { return h.Run(ctx, staging, m) }); err != nil {
+	if out.links, err = stage(st, "links", func() (*links.Report, error) {
+		return links.Fix(ctx, staging, links.Options{Logger: o.Logger})
+	}); err != nil {
+		return nil, err
+	}
+	if err := runHooks(ctx, st, o.AfterLinks, in, &out); err != nil {
+		return nil, err
+	}
+	if out.requires, err = stage(st, "requires", func() (*Requires, error) {
+		return MeasureRequires(ctx, staging, o.Workers)
+	}); err != nil {
+		return nil, err
+	}
+	if out.mtime, err = o.mtime(sel.res); err != nil {
+		return nil, err
+	}
+	if out.sources, out.build, err = sourcePackages(ctx, sel.all, sel.res); err != nil {
+		return nil, fmt.Errorf("sbom: %w", err)
+	}
+	m := newManifest(o, out)
+	bom, err := stage(st, "sbom", func() ([]byte, error) { return writeSBOM(staging, m, out.mtime) })
+	if err != nil {
+		return nil, err
+	}
+	path := o.tarballPath()
+	tres, err := stage(st, "tarball", func() (*tarball.Result, error) {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return nil, err
 		}
-	}
-
-	var lrep *links.Report
-	if err := stage("links", func() error {
-		var err error
-		lrep, err = links.Fix(ctx, staging, links.Options{Logger: log})
-		return err
-	}); err != nil {
-		return nil, err
-	}
-
-	for _, h := range o.AfterLinks {
-		if err := stage(h.Name, func() error { return h.Run(ctx, staging, m) }); err != nil {
-			return nil, err
-		}
-	}
-
-	var req *Requires
-	if err := stage("requires", func() error {
-		var err error
-		req, err = MeasureRequires(ctx, staging, o.Workers)
-		return err
-	}); err != nil {
-		return nil, err
-	}
-
-	mtime := o.Mtime
-	if mtime.IsZero() {
-		t, ok, err := tarball.MtimeFromEnv()
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			mtime = t
-		} else {
-			mtime = newestBuildTime(res)
-		}
-	}
-
-	python, reloc := m.Python, m.Relocation
-	m = newManifest(o, mtime, res, xrep, lrep)
-	m.Python, m.Relocation, m.Requires = python, reloc, req
-	m.RootVar, m.Checks = o.RootVar, o.Checks
-	var bom []byte
-	if err := stage("sbom", func() error {
-		var err error
-		if m.SourcePackages, m.BuildPackages, err = sourcePackages(ctx, pkgs, res); err != nil {
-			return err
-		}
-		if bom, err = sbom.Generate(sbomInput(m, mtime)); err != nil {
-			return err
-		}
-		// The same document goes inside the tarball and beside it.
-		dir := filepath.Join(staging, SBOMDir)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-		return atomicfile.Write(filepath.Join(dir, SBOMFile), bom, 0o644)
-	}); err != nil {
-		return nil, err
-	}
-
-	out := o.tarballPath()
-	var tres *tarball.Result
-	if err := stage("tarball", func() error {
-		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-			return err
-		}
-		var err error
-		tres, err = tarball.Write(ctx, tarball.Options{
-			Root: staging, TopDir: o.TopDir, Out: out, Compression: o.Compress, Mtime: mtime,
-			CatalogMax: o.CatalogMax, CatalogMin: o.CatalogMin, Logger: log,
-			Sidecars: sidecars(out),
+		return tarball.Write(ctx, tarball.Options{
+			Root: staging, TopDir: o.TopDir, Out: path, Compression: o.Compress, Mtime: out.mtime,
+			CatalogMax: o.CatalogMax, CatalogMin: o.CatalogMin, Logger: o.Logger,
+			Sidecars: sidecars(path),
 		})
-		return err
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
-
 	m.setTarball(tres)
-	m.Stages = timings
-	if err := m.write(out + ".manifest.json"); err != nil {
-		return nil, err
-	}
-	if err := atomicfile.Write(out+".spdx.json", bom, 0o644); err != nil {
-		return nil, err
-	}
-	if err := writeIngestScript(out+".ingest.sh", m.Ingest, o.Name+"/"+o.Version); err != nil {
+	m.Stages = st.timings
+	if err := writeSidecars(path, m, bom, o.Name+"/"+o.Version); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// selectPackages loads the repository and resolves the closure of what o
+// wants, without the excluded packages.
+func selectPackages(ctx context.Context, o AssembleOptions) (selected, error) {
+	all, err := closure.LoadRepo(ctx, o.Repo)
+	if err != nil {
+		return selected{}, err
+	}
+	res, err := closure.Resolve(ctx, all, closure.Options{
+		Platform: o.Platform, Want: o.Want, Ignore: o.Ignore, WeakDeps: o.WeakDeps,
+	})
+	if err != nil {
+		return selected{}, err
+	}
+	res = excludePackages(res, o.Exclude)
+	if len(res.Packages) == 0 {
+		return selected{}, fmt.Errorf("no package selected from %s: is it empty, or built for another arch than %s?", o.Repo, o.Platform.Arch)
+	}
+	return selected{all: all, res: res}, nil
+}
+
+// extractPackages extracts the selected packages into a clean staging
+// tree.
+func extractPackages(ctx context.Context, o AssembleOptions, staging string, res *closure.Result) (*extract.Report, error) {
+	if err := os.RemoveAll(staging); err != nil {
+		return nil, fmt.Errorf("clean staging %s: %w", staging, err)
+	}
+	if err := os.MkdirAll(staging, 0o755); err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, s := range res.Packages {
+		paths = append(paths, s.Package.Path)
+	}
+	return extract.Extract(ctx, extract.Options{Root: staging, Workers: o.Workers, Remove: o.Remove,
+		MaxFiles: o.MaxFiles, MaxBytes: o.MaxBytes, Logger: o.Logger}, paths)
+}
+
+// runHooks runs hooks as stages and collects their outputs into out.
+func runHooks(ctx context.Context, st *stages, hooks []Hook, in HookInput, out *outputs) error {
+	for _, h := range hooks {
+		ho, err := stage(st, h.Name, func() (HookOutput, error) { return h.Run(ctx, in) })
+		if err != nil {
+			return err
+		}
+		out.hooks = append(out.hooks, ho)
+	}
+	return nil
+}
+
+// mtime is the clamp of the tarball: o.Mtime, else SOURCE_DATE_EPOCH, else
+// the newest build time of the selected packages.
+func (o *AssembleOptions) mtime(res *closure.Result) (time.Time, error) {
+	if !o.Mtime.IsZero() {
+		return o.Mtime, nil
+	}
+	t, ok, err := tarball.MtimeFromEnv()
+	if err != nil || ok {
+		return t, err
+	}
+	return newestBuildTime(res), nil
+}
+
+// writeSBOM writes the manifest's SPDX document into the staging tree (the
+// same bytes go beside the tarball) and returns it.
+func writeSBOM(staging string, m *Manifest, created time.Time) ([]byte, error) {
+	bom, err := sbom.Generate(sbomInput(m, created))
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(staging, SBOMDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return bom, atomicfile.Write(filepath.Join(dir, SBOMFile), bom, 0o644)
+}
+
+// writeSidecars writes the manifest, the SBOM and the ingest script beside
+// the tarball at path.
+func writeSidecars(path string, m *Manifest, bom []byte, baseDir string) error {
+	if err := m.write(path + ".manifest.json"); err != nil {
+		return err
+	}
+	if err := atomicfile.Write(path+".spdx.json", bom, 0o644); err != nil {
+		return err
+	}
+	return writeIngestScript(path+".ingest.sh", m.Ingest, baseDir)
 }
 
 // sidecars are the files Assemble writes beside the tarball out, besides

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"time"
 
 	"github.com/bundle-dev/bundle/bundle/atomicfile"
 	"github.com/bundle-dev/bundle/bundle/closure"
@@ -24,17 +23,19 @@ const ManifestVersion = 2
 // no wall-clock time and no path of the machine that made it, so the same
 // inputs give the same manifest anywhere.
 type Manifest struct {
-	ManifestVersion int         `json:"manifest_version"`
-	Name            string      `json:"name"`
-	Version         string      `json:"version"`
-	Platform        string      `json:"platform"`
-	Arch            string      `json:"arch"`
-	Builder         string      `json:"builder,omitempty"`
-	TopDir          string      `json:"top_dir"`
-	Mtime           int64       `json:"mtime"`
-	Tarball         TarballInfo `json:"tarball"`
-	Counts          Counts      `json:"counts"`
-	Catalogs        []string    `json:"catalogs"`
+	ManifestVersion int    `json:"manifest_version"`
+	Name            string `json:"name"`
+	Version         string `json:"version"`
+	Platform        string `json:"platform"`
+	Arch            string `json:"arch"`
+	Builder         string `json:"builder,omitempty"`
+	// Digests identify the recipe, platform and builder that made it.
+	Digests  *Digests    `json:"digests,omitempty"`
+	TopDir   string      `json:"top_dir"`
+	Mtime    int64       `json:"mtime"`
+	Tarball  TarballInfo `json:"tarball"`
+	Counts   Counts      `json:"counts"`
+	Catalogs []string    `json:"catalogs"`
 	// Requires is what the bundle needs from the host (measured).
 	Requires *Requires     `json:"requires,omitempty"`
 	Packages []PackageInfo `json:"packages"`
@@ -120,10 +121,14 @@ type StageTiming struct {
 	Seconds float64 `json:"seconds"`
 }
 
-// newManifest is the manifest of what was selected and extracted; the
+// newManifest is the manifest made from the stages' outputs; the
 // tarball's part comes with setTarball. Host paths never enter it: the
 // extraction report's RPM paths become file names.
-func newManifest(o AssembleOptions, mtime time.Time, res *closure.Result, x *extract.Report, l *links.Report) *Manifest {
+func newManifest(o AssembleOptions, out outputs) *Manifest {
+	digests := o.Digests
+	if digests.Platform == "" {
+		digests.Platform = o.Platform.Digest()
+	}
 	m := &Manifest{
 		ManifestVersion: ManifestVersion,
 		Name:            o.Name,
@@ -131,21 +136,41 @@ func newManifest(o AssembleOptions, mtime time.Time, res *closure.Result, x *ext
 		Platform:        o.Platform.Name,
 		Arch:            o.Platform.Arch,
 		Builder:         o.Platform.Builder.Kind,
+		Digests:         &digests,
 		TopDir:          o.TopDir,
-		Mtime:           mtime.Unix(),
-		Extraction:      hostFree(x),
-		Links:           l,
+		Mtime:           out.mtime.Unix(),
+		Requires:        out.requires,
+		Packages:        packageInfos(out.selection),
+		SourcePackages:  out.sources,
+		BuildPackages:   out.build,
+		Extraction:      hostFree(out.extraction),
+		Links:           out.links,
+		RootVar:         o.RootVar,
+		Checks:          o.Checks,
 	}
+	for _, h := range out.hooks {
+		m.Python = append(m.Python, h.Python...)
+		if h.Relocation != nil {
+			m.Relocation = h.Relocation
+		}
+	}
+	return m
+}
+
+// packageInfos are the selected packages with why each is in, sorted by
+// NEVRA.
+func packageInfos(res *closure.Result) []PackageInfo {
+	var out []PackageInfo
 	for _, s := range res.Packages {
 		pi := packageInfo(s.Package)
 		pi.Requested = s.Requested
 		for _, r := range s.Reasons {
 			pi.Why = append(pi.Why, Reason{By: r.By, Requires: r.Requires})
 		}
-		m.Packages = append(m.Packages, pi)
+		out = append(out, pi)
 	}
-	sort.Slice(m.Packages, func(i, j int) bool { return m.Packages[i].NEVRA < m.Packages[j].NEVRA })
-	return m
+	sort.Slice(out, func(i, j int) bool { return out[i].NEVRA < out[j].NEVRA })
+	return out
 }
 
 func packageInfo(p *rpm.Package) PackageInfo {

@@ -65,31 +65,33 @@ func pipOptions(r *recipes.Recipe, root, cacheDir, logDir string, log *slog.Logg
 // pipStage installs the recipe's lock with the bundle's own Python, checks
 // `pip freeze` against it, and writes versions.txt at the bundle's top.
 func pipStage(r *recipes.Recipe, cacheDir, logDir string, log *slog.Logger) Hook {
-	return Hook{Name: "pip", Run: func(ctx context.Context, root string, m *Manifest) error {
+	return Hook{Name: "pip", Run: func(ctx context.Context, in HookInput) (HookOutput, error) {
+		root := in.Root
+		var out HookOutput
 		lockPath := r.Pip.Lock.Resolved
 		if _, err := os.Stat(lockPath); err != nil {
-			return fmt.Errorf("lock %s: %w (make it with: bundle lock %s)", r.Pip.Lock.Given, err, r.File)
+			return out, fmt.Errorf("lock %s: %w (make it with: bundle lock %s)", r.Pip.Lock.Given, err, r.File)
 		}
 		opts, err := pipOptions(r, root, cacheDir, logDir, log)
 		if err != nil {
-			return err
+			return out, err
 		}
 		if err := pipfreeze.Install(ctx, opts, lockPath); err != nil {
-			return err
+			return out, err
 		}
 		lock, err := pipfreeze.ReadLock(lockPath)
 		if err != nil {
-			return err
+			return out, err
 		}
 		frozen, err := pipfreeze.Freeze(ctx, opts)
 		if err != nil {
-			return err
+			return out, err
 		}
 		if err := pipfreeze.Compare(lock, frozen); err != nil {
-			return fmt.Errorf("pip freeze of the bundle does not match %s: %w", r.Pip.Lock.Given, err)
+			return out, fmt.Errorf("pip freeze of the bundle does not match %s: %w", r.Pip.Lock.Given, err)
 		}
 		var nevras []string
-		for _, p := range m.Packages {
+		for _, p := range in.Packages {
 			nevras = append(nevras, p.NEVRA)
 		}
 		for _, p := range frozen {
@@ -97,9 +99,9 @@ func pipStage(r *recipes.Recipe, cacheDir, logDir string, log *slog.Logger) Hook
 			if l, ok := lock.Pin(p.Name); ok {
 				pin.Hashes, pin.URL = l.Hashes, l.URL
 			}
-			m.Python = append(m.Python, pin)
+			out.Python = append(out.Python, pin)
 		}
-		return pipfreeze.WriteVersions(filepath.Join(root, "versions.txt"), nevras, frozen)
+		return out, pipfreeze.WriteVersions(filepath.Join(root, "versions.txt"), nevras, frozen)
 	}}
 }
 

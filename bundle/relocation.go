@@ -59,7 +59,8 @@ func EnvOptions(r *recipes.Recipe, name string) relocate.EnvOptions {
 // RelocateStage makes the staging tree relocatable ($ORIGIN RPATHs,
 // shebang launchers, no build paths) and writes bundlerc at its top.
 func RelocateStage(p *platforms.Platform, env relocate.EnvOptions, buildPaths []string, log *slog.Logger) Hook {
-	return Hook{Name: "relocate", Run: func(ctx context.Context, root string, m *Manifest) error {
+	return Hook{Name: "relocate", Run: func(ctx context.Context, in HookInput) (HookOutput, error) {
+		root := in.Root
 		py := ""
 		if _, err := pythonIn(root); err == nil {
 			py = "/usr/bin/python3"
@@ -73,19 +74,16 @@ func RelocateStage(p *platforms.Platform, env relocate.EnvOptions, buildPaths []
 			Platform: p, BuildPaths: append(append([]string(nil), BuildRootPaths...), buildPaths...), Python: py, Logger: log,
 		})
 		if err != nil {
-			return err
+			return HookOutput{}, err
 		}
-		m.Relocation = rep
+		out := HookOutput{Relocation: rep}
 		if len(rep.Unrelocated) > 0 || len(rep.Unresolved) > 0 {
 			log.Warn("relocation left work for the audit", "unrelocated", len(rep.Unrelocated), "unresolved", len(rep.Unresolved))
 		}
 		if _, err := os.Stat(filepath.Join(root, "usr/share/terminfo")); err == nil && env.TerminfoDirs == nil {
 			env.TerminfoDirs = []string{"/usr/share/terminfo"}
 		}
-		if err := relocate.WriteEnvScript(root, env); err != nil {
-			return fmt.Errorf("bundlerc: %w", err)
-		}
-		return nil
+		return out, relocate.WriteEnvScript(root, env)
 	}}
 }
 

@@ -210,6 +210,10 @@ func (e *Engine) Repo() string { return e.repo.Dir }
 // Platform is the platform builds are for.
 func (e *Engine) Platform() *platforms.Platform { return e.platform }
 
+// BuilderDigest identifies the builder's definition (part of every build's
+// cache key).
+func (e *Engine) BuilderDigest() string { return e.builder.Digest() }
+
 func (e *Engine) workers() int {
 	return firstPositive(e.opts.Workers, e.recipe.Build.Jobs, runtime.NumCPU())
 }
