@@ -161,7 +161,7 @@ func build(ctx context.Context, o BuildOptions, eng *engine.Engine, dir string, 
 		Workers: o.Workers, Mtime: o.Mtime, Compress: r.Output.Compression,
 		CatalogMax: r.Output.CatalogMax, CatalogMin: r.Output.CatalogMin, Logger: log,
 		RootVar: EnvOptions(r, r.Name).RootVar, Checks: recipeChecks(r),
-		Digests: Digests{Recipe: r.Digest(), Platform: eng.Platform().Digest(), Builder: eng.BuilderDigest()},
+		Digests:  Digests{Recipe: r.Digest(), Platform: eng.Platform().Digest(), Builder: eng.BuilderDigest()},
 		MaxFiles: o.MaxFiles, MaxBytes: o.MaxBytes,
 	}, buildPaths)
 	out.Assemble = reuse
