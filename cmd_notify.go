@@ -36,7 +36,7 @@ func notifyBuild(ctx context.Context, command string, o bundle.BuildOptions) fun
 			workDir = ".bundle"
 		}
 		if nerr := notify.Run(ctx, command, s, filepath.Join(workDir, "logs", "notify.log"), slog.Default()); nerr != nil {
-			slog.Error("notification failed", "error", nerr)
+			slog.Error("notification failed", "err", nerr)
 			return errors.Join(err, nerr)
 		}
 		return err

@@ -369,7 +369,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 					if err != nil {
 						return usageError{err}
 					}
-					pkgs, err := closure.LoadRepo(ctx, c.String("repo"))
+					pkgs, err := closure.LoadRepo(ctx, c.String("repo"), slog.Default())
 					if err != nil {
 						return err
 					}

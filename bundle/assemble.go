@@ -150,7 +150,7 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 		return nil, err
 	}
 	if o.LockWorkDir {
-		unlock, err := lockWorkDir(o.WorkDir)
+		unlock, err := lockWorkDir(o.WorkDir, o.Logger)
 		if err != nil {
 			return nil, err
 		}
@@ -222,12 +222,12 @@ func Assemble(ctx context.Context, o AssembleOptions) (*Manifest, error) {
 // selectPackages loads the repository and resolves the closure of what o
 // wants, without the excluded packages.
 func selectPackages(ctx context.Context, o AssembleOptions) (selected, error) {
-	all, err := closure.LoadRepo(ctx, o.Repo)
+	all, err := closure.LoadRepo(ctx, o.Repo, o.Logger)
 	if err != nil {
 		return selected{}, err
 	}
 	res, err := closure.Resolve(ctx, all, closure.Options{
-		Platform: o.Platform, Want: o.Want, Ignore: o.Ignore, WeakDeps: o.WeakDeps,
+		Platform: o.Platform, Want: o.Want, Ignore: o.Ignore, WeakDeps: o.WeakDeps, Logger: o.Logger,
 	})
 	if err != nil {
 		return selected{}, err

@@ -84,7 +84,7 @@ func Build(ctx context.Context, o BuildOptions) (*BuildResult, error) {
 	// One lock for the whole run: builds, assemble and test. A second run
 	// on the same work directory is refused, with this one's pid, in
 	// every phase.
-	unlock, err := lockWorkDir(o.WorkDir)
+	unlock, err := lockWorkDir(o.WorkDir, log)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +203,7 @@ type PlanOptions struct {
 // which packages will rebuild and why.
 func Plan(ctx context.Context, o PlanOptions, w io.Writer) error {
 	// Preparing writes SRPMs into the work directory.
-	unlock, err := lockWorkDir(o.WorkDir)
+	unlock, err := lockWorkDir(o.WorkDir, o.Logger)
 	if err != nil {
 		return err
 	}
@@ -245,9 +245,9 @@ func Fetch(ctx context.Context, r *recipes.Recipe, cacheDir string, offline bool
 
 // lockWorkDir takes the work directory's lock (see schedule.Lock) for a
 // whole command.
-func lockWorkDir(dir string) (func(), error) {
+func lockWorkDir(dir string, log *slog.Logger) (func(), error) {
 	if dir == "" {
 		dir = engine.DefaultWorkDir
 	}
-	return schedule.Lock(dir)
+	return schedule.Lock(dir, log)
 }

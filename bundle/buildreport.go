@@ -350,7 +350,7 @@ func RegenerateReport(o ReportOptions) (string, error) {
 	if r.Status.Running() {
 		// Recorded as running: if no run holds the work directory, the
 		// build was killed before it could say so.
-		if unlock, err := lockWorkDir(dir); err == nil {
+		if unlock, err := lockWorkDir(dir, slog.New(slog.DiscardHandler)); err == nil {
 			unlock()
 			r.Error = fmt.Sprintf("the build stopped while %s, without a word (killed?); the record was last written at %s",
 				r.Status, r.Updated.UTC().Format(time.RFC3339))

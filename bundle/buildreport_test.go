@@ -154,7 +154,7 @@ func TestRegenerateKilled(t *testing.T) {
 	if err := r.Save(filepath.Join(work, ReportFile)); err != nil {
 		t.Fatal(err)
 	}
-	unlock, err := lockWorkDir(work)
+	unlock, err := lockWorkDir(work, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -117,7 +117,7 @@ func LockPip(ctx context.Context, o BuildOptions) (*pipfreeze.LockFile, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	unlock, err := lockWorkDir(o.WorkDir)
+	unlock, err := lockWorkDir(o.WorkDir, log)
 	if err != nil {
 		return nil, err
 	}
@@ -137,11 +137,11 @@ func LockPip(ctx context.Context, o BuildOptions) (*pipfreeze.LockFile, error) {
 			want = append(want, p.Name)
 		}
 	}
-	pkgs, err := closure.LoadRepo(ctx, eng.Repo())
+	pkgs, err := closure.LoadRepo(ctx, eng.Repo(), log)
 	if err != nil {
 		return nil, err
 	}
-	sel, err := closure.Resolve(ctx, pkgs, closure.Options{Platform: eng.Platform(), Want: want, Ignore: r.Closure.IgnoreRequires})
+	sel, err := closure.Resolve(ctx, pkgs, closure.Options{Platform: eng.Platform(), Want: want, Ignore: r.Closure.IgnoreRequires, Logger: log})
 	if err != nil {
 		return nil, err
 	}

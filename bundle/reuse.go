@@ -68,7 +68,7 @@ func assembleCached(ctx context.Context, o BuildOptions, eng *engine.Engine, ao 
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
-		log.Warn("assembled cache: cannot read the inputs; assembling", "error", err)
+		log.Warn("assembled cache: cannot read the inputs; assembling", "err", err)
 		m, err := Assemble(ctx, ao)
 		return m, nil, err
 	}
@@ -91,7 +91,7 @@ func assembleCached(ctx context.Context, o BuildOptions, eng *engine.Engine, ao 
 			m.Stages = []StageTiming{{Stage: "reuse", Seconds: time.Since(start).Seconds()}}
 			info.Reused = true
 			if err := store.SetLast(group, key, in); err != nil {
-				log.Warn("assembled cache: record the last assembly", "error", err)
+				log.Warn("assembled cache: record the last assembly", "err", err)
 			}
 			log.Info("assembled output reused: inputs unchanged", "tarball", tarball, "key", key[:12], "sha256", m.Tarball.SHA256)
 			return m, info, nil
@@ -99,17 +99,17 @@ func assembleCached(ctx context.Context, o BuildOptions, eng *engine.Engine, ao 
 		if ctx.Err() != nil {
 			return nil, info, ctx.Err()
 		}
-		log.Warn("assembled cache: stored output unusable; assembling", "key", key[:12], "error", err)
+		log.Warn("assembled cache: stored output unusable; assembling", "key", key[:12], "err", err)
 	}
 	m, err := Assemble(ctx, ao)
 	if err != nil {
 		return nil, info, err
 	}
 	if err := store.Put(ctx, key, group, in, files); err != nil {
-		log.Warn("assembled cache: store the output", "error", err)
+		log.Warn("assembled cache: store the output", "err", err)
 	}
 	if err := store.SetLast(group, key, in); err != nil {
-		log.Warn("assembled cache: record the last assembly", "error", err)
+		log.Warn("assembled cache: record the last assembly", "err", err)
 	}
 	return m, info, nil
 }
@@ -163,7 +163,7 @@ func assembleInputs(ctx context.Context, o BuildOptions, eng *engine.Engine, ao 
 		}
 		in.Options[k] = string(j)
 	}
-	pkgs, err := closure.LoadRepo(ctx, eng.Repo())
+	pkgs, err := closure.LoadRepo(ctx, eng.Repo(), ao.Logger)
 	if err != nil {
 		return in, err
 	}
@@ -204,7 +204,7 @@ func testCached(ctx context.Context, o BuildOptions, to TestOptions, sum string)
 			jerr = store.RecordPass(key, assembled.TestRecord{SHA256: sum, Passed: time.Now().UTC(), Report: data})
 		}
 		if jerr != nil && to.Logger != nil {
-			to.Logger.Warn("assembled cache: record the passed test", "error", jerr)
+			to.Logger.Warn("assembled cache: record the passed test", "err", jerr)
 		}
 	}
 	return rep, nil, err

@@ -398,7 +398,7 @@ func (m *Mock) QuerySpec(ctx context.Context, spec string, args []string, logDir
 	argvs := m.queryArgvs(uniq, spec, args)
 	defer func() { // the chroot goes even when a step failed
 		if _, err := m.opts.Runner.Run(context.WithoutCancel(ctx), runner.Cmd{Name: "mock", Args: argvs[3], Log: log}); err != nil {
-			m.opts.Logger.Warn("mock: query chroot not removed", "uniqueext", uniq, "error", err)
+			m.opts.Logger.Warn("mock: query chroot not removed", "uniqueext", uniq, "err", err)
 		}
 	}()
 	for i, a := range argvs[:3] {

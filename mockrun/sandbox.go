@@ -274,7 +274,7 @@ func (s *Sandbox) run(ctx context.Context, what string, sc *scratch, withLayer b
 			r.Cgroup = cg.Dir
 			defer func() {
 				if err := cg.remove(); err != nil {
-					s.opts.Logger.Warn("sandbox", "error", err)
+					s.opts.Logger.Warn("sandbox", "err", err)
 				}
 			}()
 		}
@@ -364,7 +364,7 @@ func (s *Sandbox) Build(ctx context.Context, job Job) (*Result, error) {
 	}
 	defer func() {
 		if err := sc.remove(); err != nil {
-			s.opts.Logger.Warn("sandbox: scratch not removed", "dir", sc.dir, "error", err)
+			s.opts.Logger.Warn("sandbox: scratch not removed", "dir", sc.dir, "err", err)
 		}
 	}()
 	if err := copyFile(job.SRPM, filepath.Join(sc.input, filepath.Base(job.SRPM)), 0o644); err != nil {

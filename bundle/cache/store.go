@@ -33,6 +33,16 @@ import (
 // entry.json on every Get. Several processes may share a Store.
 type Store struct {
 	Dir string
+	// Logger receives warnings about damaged entries (nil:
+	// slog.Default()).
+	Logger *slog.Logger
+}
+
+func (s *Store) log() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
 }
 
 // DefaultDir is the builds/ folder of bundle's cache root (cachedir.Root).
@@ -112,7 +122,7 @@ func (s *Store) Get(key string) ([]string, bool) {
 		err = verify(dir, ent)
 	}
 	if err != nil {
-		slog.Warn("build cache entry damaged; removing it, the package will be rebuilt", "entry", dir, "err", err)
+		s.log().Warn("build cache entry damaged; removing it, the package will be rebuilt", "entry", dir, "err", err)
 		s.remove(dir)
 		return nil, false
 	}
@@ -121,7 +131,7 @@ func (s *Store) Get(key string) ([]string, bool) {
 		paths[i] = filepath.Join(dir, "rpms", f.Name)
 	}
 	if err := s.setLast(ent.Meta.Inputs.Name, key); err != nil {
-		slog.Debug("build cache: last-build pointer not updated", "err", err)
+		s.log().Debug("build cache: last-build pointer not updated", "err", err)
 	}
 	return paths, true
 }
@@ -264,7 +274,7 @@ func (s *Store) Put(ctx context.Context, key string, rpms []string, meta Meta) e
 		if err == nil {
 			return s.setLast(meta.Inputs.Name, key) // already stored
 		}
-		slog.Warn("build cache entry damaged; replacing it", "entry", final, "err", err)
+		s.log().Warn("build cache entry damaged; replacing it", "entry", final, "err", err)
 		s.remove(final)
 	}
 	tmpRoot := filepath.Join(s.Dir, "tmp")

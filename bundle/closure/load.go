@@ -26,7 +26,11 @@ import (
 // (recursively) is opened with rpm.ReadPackageFile, several at a time.
 // Either way the result is sorted by name, arch, EVR and path. Source
 // packages are included, with IsSource set.
-func LoadRepo(ctx context.Context, dir string) ([]*rpm.Package, error) {
+// What it chose and why is logged to log (nil: slog.Default()).
+func LoadRepo(ctx context.Context, dir string, log *slog.Logger) ([]*rpm.Package, error) {
+	if log == nil {
+		log = slog.Default()
+	}
 	files, newest, err := findRPMs(ctx, dir)
 	if err != nil {
 		return nil, err
@@ -35,21 +39,21 @@ func LoadRepo(ctx context.Context, dir string) ([]*rpm.Package, error) {
 	if ok, why := metadataUsable(dir, newest); ok {
 		pkgs, err = repodata.ReadPrimary(ctx, dir)
 		if err == nil && sameFiles(pkgs, files) && needFilelists(pkgs) {
-			slog.Debug("a file dependency is not in primary.xml's file subset; reading filelists", "repo", dir)
+			log.Debug("a file dependency is not in primary.xml's file subset; reading filelists", "repo", dir)
 			pkgs, err = repodata.Read(ctx, dir)
 		}
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return nil, fmt.Errorf("load repo %s: %w", dir, ctx.Err())
 		case err != nil:
-			slog.Warn("repository metadata unusable, reading package headers instead", "repo", dir, "error", err)
+			log.Warn("repository metadata unusable, reading package headers instead", "repo", dir, "err", err)
 			pkgs = nil
 		case !sameFiles(pkgs, files):
-			slog.Warn("repository metadata does not list the packages present, reading package headers instead", "repo", dir)
+			log.Warn("repository metadata does not list the packages present, reading package headers instead", "repo", dir)
 			pkgs = nil
 		}
 	} else {
-		slog.Debug("reading package headers", "repo", dir, "reason", why)
+		log.Debug("reading package headers", "repo", dir, "reason", why)
 	}
 	if pkgs == nil {
 		if pkgs, err = readHeaders(ctx, files); err != nil {

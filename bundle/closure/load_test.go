@@ -75,7 +75,7 @@ func hasRpmlib(pkgs []*rpm.Package) bool {
 
 func TestLoadRepoHeadersThenMetadata(t *testing.T) {
 	dir := fixtureRepo(t)
-	fromHeaders, err := LoadRepo(context.Background(), dir)
+	fromHeaders, err := LoadRepo(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestLoadRepoHeadersThenMetadata(t *testing.T) {
 	}
 
 	createrepo(t, dir)
-	fromMetadata, err := LoadRepo(context.Background(), dir)
+	fromMetadata, err := LoadRepo(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestLoadRepoHeadersThenMetadata(t *testing.T) {
 	if err := os.Chtimes(filepath.Join(dir, "Archer-3.4.5-6.x86_64.rpm"), future, future); err != nil {
 		t.Fatal(err)
 	}
-	stale, err := LoadRepo(context.Background(), dir)
+	stale, err := LoadRepo(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestLoadRepoMetadataMissingAPackage(t *testing.T) {
 	if err := os.Chtimes(extra, old, old); err != nil {
 		t.Fatal(err)
 	}
-	pkgs, err := LoadRepo(context.Background(), dir)
+	pkgs, err := LoadRepo(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,22 +149,22 @@ func TestLoadRepoErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	copyFiles(t, sub, filepath.Join(rpmFixtures, "hello-2.0-1.x86_64-corrupted.rpm"), filepath.Join(rpmFixtures, "hello-2.0-1.x86_64.rpm"))
-	_, err := LoadRepo(context.Background(), dir)
+	_, err := LoadRepo(context.Background(), dir, nil)
 	if err == nil || !strings.Contains(err.Error(), "hello-2.0-1.x86_64-corrupted.rpm") {
 		t.Errorf("corrupted package: error %v does not name it", err)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := LoadRepo(ctx, fixtureRepo(t)); !errors.Is(err, context.Canceled) {
+	if _, err := LoadRepo(ctx, fixtureRepo(t), nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
 	}
 
-	pkgs, err := LoadRepo(context.Background(), t.TempDir())
+	pkgs, err := LoadRepo(context.Background(), t.TempDir(), nil)
 	if err != nil || len(pkgs) != 0 {
 		t.Errorf("empty directory: %d packages, %v", len(pkgs), err)
 	}
-	if _, err := LoadRepo(context.Background(), filepath.Join(dir, "nonexistent")); err == nil {
+	if _, err := LoadRepo(context.Background(), filepath.Join(dir, "nonexistent"), nil); err == nil {
 		t.Error("a missing directory is not an error")
 	}
 }
@@ -217,7 +217,7 @@ func TestResolveFixturesHeadersAndMetadata(t *testing.T) {
 	}
 	dir := fixtureRepo(t)
 	opts := Options{Platform: plat, MissingOK: true, WeakDeps: true}
-	fromHeaders, err := LoadRepo(context.Background(), dir)
+	fromHeaders, err := LoadRepo(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestResolveFixturesHeadersAndMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	createrepo(t, dir)
-	fromMetadata, err := LoadRepo(context.Background(), dir)
+	fromMetadata, err := LoadRepo(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,7 +77,7 @@ func Resolve(ctx context.Context, pkgs []*rpm.Package, opts Options) (*Result, e
 		}
 		for id, d := range newly {
 			excluded[id] = d
-			slog.Debug("closure: obsoleted", "package", d.NEVRA, "by", d.By, "obsoletes", d.Obsoletes)
+			opts.log().Debug("closure: obsoleted", "package", d.NEVRA, "by", d.By, "obsoletes", d.Obsoletes)
 		}
 	}
 	if c := r.conflicts(); len(c) > 0 {
@@ -316,7 +316,7 @@ func (r *round) recommend(by int, d rpm.Dep) {
 		}
 	}
 	if !r.feasible(e) {
-		slog.Debug("closure: recommendation not available", "package", r.ix.nodes[by].nevra, "recommends", d.String())
+		r.opts.log().Debug("closure: recommendation not available", "package", r.ix.nodes[by].nevra, "recommends", d.String())
 		return
 	}
 	r.need(by, e, d.String(), "recommends")
@@ -589,4 +589,11 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func (o Options) log() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.Default()
 }

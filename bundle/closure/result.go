@@ -7,6 +7,7 @@ import (
 
 	"github.com/bundle-dev/bundle/bundle/rpm"
 	"github.com/bundle-dev/bundle/platforms"
+	"log/slog"
 )
 
 // Options steer Resolve.
@@ -34,6 +35,9 @@ type Options struct {
 	// of failing, for build roots whose remaining needs come from
 	// elsewhere.
 	MissingOK bool
+	// Logger receives what the resolver decided on the way (nil:
+	// slog.Default()).
+	Logger *slog.Logger
 }
 
 // Result is a resolved closure.

@@ -52,7 +52,7 @@ func TestResolveRPMBuild(t *testing.T) {
 		{true, []string{"app-1.0-1.x86_64", "app-docs-1.0-1.noarch", "helper-1.0-1.noarch", "libfoo-1.2-1.noarch", "newtool-0.5-1.noarch", "plugin-b-1.0-1.noarch"}},
 	}
 	resolveAll := func(source string) []any {
-		pkgs, err := LoadRepo(context.Background(), repo)
+		pkgs, err := LoadRepo(context.Background(), repo, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -174,7 +174,7 @@ func New(opts Options) (*Engine, error) {
 // scratch) and the local repository.
 func (e *Engine) open(cacheDir, scratch string, extra []string) error {
 	e.cacheDir = cacheDir
-	e.store = &cache.Store{Dir: filepath.Join(cacheDir, "builds")}
+	e.store = &cache.Store{Dir: filepath.Join(cacheDir, "builds"), Logger: e.log}
 	e.builder = e.opts.Builder
 	var err error
 	if e.builder == nil {
@@ -405,6 +405,7 @@ func (e *Engine) Build(ctx context.Context, only []string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	state.Logger = e.log
 	logs := filepath.Join(e.workDir, "logs")
 	opts := schedule.Options{
 		Workers:  e.workers(),
@@ -416,6 +417,7 @@ func (e *Engine) Build(ctx context.Context, only []string) (*Result, error) {
 		LogPath:  func(pn *plan.Node) string { return filepath.Join(logs, pn.Name, "build.log") },
 		State:    state,
 		Progress: e.opts.Progress,
+		Logger:   e.log,
 	}
 	switch x := e.executor(); x {
 	case ExecutorLocal:
@@ -441,7 +443,7 @@ func (e *Engine) Build(ctx context.Context, only []string) (*Result, error) {
 
 // loadRepo reads what the local repo already holds (earlier runs).
 func (e *Engine) loadRepo(ctx context.Context) error {
-	pkgs, err := closure.LoadRepo(ctx, e.repo.Dir)
+	pkgs, err := closure.LoadRepo(ctx, e.repo.Dir, e.log)
 	if err != nil {
 		return fmt.Errorf("local repo %s: %w", e.repo.Dir, err)
 	}

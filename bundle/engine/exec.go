@@ -40,7 +40,7 @@ func (e *Engine) buildRequires(ctx context.Context, n *node) ([]*rpm.Package, er
 			binaries = append(binaries, p)
 		}
 	}
-	res, err := closure.Resolve(ctx, binaries, closure.Options{Platform: e.platform, Want: want, MissingOK: true})
+	res, err := closure.Resolve(ctx, binaries, closure.Options{Platform: e.platform, Want: want, MissingOK: true, Logger: e.log})
 	if err != nil {
 		return nil, fmt.Errorf("BuildRequires of %s: %w", n.pkg.Name, err)
 	}

@@ -380,7 +380,7 @@ func readEntries(chDir string, log *slog.Logger) ([]Entry, error) {
 		}
 		data, err := os.ReadFile(filepath.Join(chDir, de.Name(), EntryFile))
 		if err != nil {
-			log.Warn("not a channel entry: no readable entry.json", "dir", de.Name(), "error", err)
+			log.Warn("not a channel entry: no readable entry.json", "dir", de.Name(), "err", err)
 			continue
 		}
 		var e Entry

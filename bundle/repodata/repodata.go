@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,9 +109,8 @@ func read(ctx context.Context, dir string, withFilelists bool) ([]*rpm.Package, 
 				return nil, fmt.Errorf("repodata %s: filelists has no entry for %s (pkgid %s); the metadata is inconsistent, regenerate it with createrepo_c", dir, p.NEVRA(), k.pkgid)
 			}
 		}
-	} else {
-		slog.Debug("repodata: no filelists metadata, file lists are primary.xml's subset", "repo", dir)
 	}
+	// Without filelists metadata, file lists stay primary.xml's subset.
 	return pkgs, nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -100,7 +99,7 @@ func (r *runState) runBatch() (*Summary, error) {
 	br.place()
 	if r.opts.State != nil {
 		if err := r.opts.State.Flush(); err != nil {
-			slog.Warn("job ids not saved", "err", err)
+			br.opts.log().Warn("job ids not saved", "err", err)
 		}
 	}
 	br.watch()
@@ -125,7 +124,7 @@ func (br *batchRun) previous() map[int]JobStatus {
 	}
 	sts, err := br.b.Batch.Poll(br.ctx, jobs)
 	if err != nil {
-		slog.Warn("cannot read the jobs of the earlier run; their packages are submitted again", "err", err)
+		br.opts.log().Warn("cannot read the jobs of the earlier run; their packages are submitted again", "err", err)
 		return nil
 	}
 	old := map[int]JobStatus{}
@@ -170,9 +169,9 @@ func (br *batchRun) place() {
 		br.submit(k, after)
 	}
 	if len(stale) > 0 {
-		slog.Info("cancelling the jobs of an earlier run that build other inputs now", "jobs", stale)
+		br.opts.log().Info("cancelling the jobs of an earlier run that build other inputs now", "jobs", stale)
 		if err := br.b.Batch.Cancel(br.ctx, stale); err != nil {
-			slog.Warn("jobs of an earlier run not cancelled", "jobs", stale, "err", err)
+			br.opts.log().Warn("jobs of an earlier run not cancelled", "jobs", stale, "err", err)
 		}
 	}
 }
@@ -189,7 +188,7 @@ func (br *batchRun) attach(k int, prev Entry, st JobStatus) {
 	res := &br.res[k]
 	res.JobID, res.Log, res.Started, res.CPUs = prev.JobID, prev.Log, prev.Started, br.share(k)
 	br.live[k] = prev.JobID
-	slog.Info("re-attached to the job of an earlier run", "package", br.nodes[k].Name, "job", prev.JobID, "state", st.Native)
+	br.opts.log().Info("re-attached to the job of an earlier run", "package", br.nodes[k].Name, "job", prev.JobID, "state", st.Native)
 	br.update(k, st)
 }
 
@@ -338,7 +337,7 @@ func (br *batchRun) final(k int, st JobState, e Entry) {
 	}
 	if len(cancel) > 0 {
 		if err := br.b.Batch.Cancel(context.WithoutCancel(br.ctx), cancel); err != nil {
-			slog.Warn("jobs of skipped packages not cancelled", "jobs", cancel, "err", err)
+			br.opts.log().Warn("jobs of skipped packages not cancelled", "jobs", cancel, "err", err)
 		}
 	}
 }
@@ -364,7 +363,7 @@ func (br *batchRun) watch() {
 		case <-poll.C:
 			if err := br.poll(); err != nil {
 				failures++
-				slog.Warn("reading job states failed", "err", err, "attempt", failures)
+				br.opts.log().Warn("reading job states failed", "err", err, "attempt", failures)
 				if failures >= br.b.PollFailures {
 					br.lost = fmt.Errorf("stopped watching %d jobs after %d failed attempts to read their states (%w); they keep running: run the same command again to re-attach", len(br.live), failures, err)
 					for k, id := range br.live {
@@ -436,9 +435,9 @@ func (br *batchRun) cancelAll() {
 		updates[res.Name] = Entry{State: Waiting, Error: res.Error, Log: res.Log}
 	}
 	if err != nil {
-		slog.Error("jobs not cancelled", "jobs", len(ids), "first", ids[0], "last", ids[len(ids)-1], "err", err)
+		br.opts.log().Error("jobs not cancelled", "jobs", len(ids), "first", ids[0], "last", ids[len(ids)-1], "err", err)
 	} else {
-		slog.Info("cancelled the run's jobs", "jobs", len(ids), "first", ids[0], "last", ids[len(ids)-1])
+		br.opts.log().Info("cancelled the run's jobs", "jobs", len(ids), "first", ids[0], "last", ids[len(ids)-1])
 	}
 	br.save(updates)
 	clear(br.live)

@@ -19,9 +19,13 @@ const LockFile = "lock"
 // WORKDIR/lock, which then holds the caller's pid. A second run gets an
 // error naming the holder's pid. The kernel releases a flock when its
 // holder dies, so the lock of a killed run is simply taken over (the pid
-// it left in the file is logged). unlock releases the lock; calling it
-// more than once is harmless. The work directory is created if needed.
-func Lock(workdir string) (unlock func(), err error) {
+// it left in the file is logged to log, nil meaning slog.Default()). unlock
+// releases the lock; calling it more than once is harmless. The work
+// directory is created if needed.
+func Lock(workdir string, log *slog.Logger) (unlock func(), err error) {
+	if log == nil {
+		log = slog.Default()
+	}
 	if err := os.MkdirAll(workdir, 0o755); err != nil {
 		return nil, fmt.Errorf("lock work directory: %w", err)
 	}
@@ -52,7 +56,7 @@ func Lock(workdir string) (unlock func(), err error) {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	if prev != 0 && prev != os.Getpid() {
-		slog.Info("taking over the lock of a run that ended", "lock", path, "pid", prev)
+		log.Info("taking over the lock of a run that ended", "lock", path, "pid", prev)
 	}
 	pid := []byte(strconv.Itoa(os.Getpid()) + "\n")
 	err = f.Truncate(0)

@@ -19,7 +19,7 @@ import (
 // helperLock takes the lock of $SCHEDULE_TEST_WORKDIR, says "locked" and
 // holds it until stdin closes.
 func helperLock() {
-	unlock, err := Lock(os.Getenv("SCHEDULE_TEST_WORKDIR"))
+	unlock, err := Lock(os.Getenv("SCHEDULE_TEST_WORKDIR"), nil)
 	if err != nil {
 		fmt.Println("error:", err)
 		os.Exit(1)
@@ -38,7 +38,7 @@ func crashKey(_ context.Context, n *plan.Node) (string, error) { return "key-" +
 // appending each node whose build completed to WORKDIR/ran, until killed.
 func helperRun() {
 	dir := os.Getenv("SCHEDULE_TEST_WORKDIR")
-	unlock, err := Lock(dir)
+	unlock, err := Lock(dir, nil)
 	if err != nil {
 		fmt.Println("error:", err)
 		os.Exit(1)
@@ -100,7 +100,7 @@ func TestLockContention(t *testing.T) {
 		t.Fatalf("helper said %q, %v", line, err)
 	}
 	pid := cmd.Process.Pid
-	_, err = Lock(dir)
+	_, err = Lock(dir, nil)
 	if err == nil {
 		t.Fatal("second Lock succeeded while the helper holds it")
 	}
@@ -112,7 +112,7 @@ func TestLockContention(t *testing.T) {
 	}
 	cmd.Wait()
 	stdin.Close()
-	unlock, err := Lock(dir)
+	unlock, err := Lock(dir, nil)
 	if err != nil {
 		t.Fatalf("stale lock not taken over: %v", err)
 	}
@@ -121,12 +121,12 @@ func TestLockContention(t *testing.T) {
 		t.Errorf("lock file holds %q, want our pid", data)
 	}
 	// Within one process, a second Lock is refused as well.
-	if _, err := Lock(dir); err == nil {
+	if _, err := Lock(dir, nil); err == nil {
 		t.Error("Lock succeeded twice")
 	}
 	unlock()
 	unlock()
-	unlock2, err := Lock(dir)
+	unlock2, err := Lock(dir, nil)
 	if err != nil {
 		t.Fatalf("Lock after unlock: %v", err)
 	}
@@ -181,7 +181,7 @@ func TestResumeAfterKill(t *testing.T) {
 		t.Fatal("the helper finished before it was killed; nothing to resume")
 	}
 
-	unlock, err := Lock(dir)
+	unlock, err := Lock(dir, nil)
 	if err != nil {
 		t.Fatalf("lock of the killed run not taken over: %v", err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/bundle-dev/bundle/bundle/plan"
 	"github.com/bundle-dev/bundle/bundle/runner"
+	"log/slog"
 )
 
 // ErrCached is returned (possibly wrapped) by Options.Exec to report that
@@ -56,6 +57,9 @@ type Options struct {
 	// Progress receives events, one at a time, from the goroutine that
 	// called Run. It must not block for long.
 	Progress func(Event)
+	// Logger receives what a batch run does with its jobs (nil:
+	// slog.Default()).
+	Logger *slog.Logger
 	// Tick is the interval of EventTick events while jobs run (live
 	// views refresh their clocks on them); 0 means one second.
 	Tick time.Duration
@@ -469,4 +473,11 @@ func (q *readyQueue) Pop() any {
 	x := q.items[n-1]
 	q.items = q.items[:n-1]
 	return x
+}
+
+func (o *Options) log() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.Default()
 }

@@ -76,6 +76,8 @@ type stateFile struct {
 // milliseconds, which a resumed run simply redoes. It is safe for
 // concurrent use.
 type State struct {
+	// Logger receives a failed write (nil: slog.Default()).
+	Logger  *slog.Logger
 	path    string
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -185,10 +187,17 @@ func (s *State) writer() {
 		s.mu.Lock()
 		if err != nil {
 			err = fmt.Errorf("write build state: %w", err)
-			slog.Error("build state not saved", "file", s.path, "err", err)
+			s.log().Error("build state not saved", "file", s.path, "err", err)
 		}
 		s.written, s.err = gen, err
 		s.cond.Broadcast()
 	}
 	s.writing = false
+}
+
+func (s *State) log() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
 }
