@@ -124,7 +124,7 @@ func Extract(ctx context.Context, opts Options, rpms []string) (*Report, error) 
 		return nil, fmt.Errorf("extract into %s: %w", opts.Root, err)
 	}
 
-	w := &writer{root: root}
+	w := newWriter(root)
 	results := make([]pkgResult, len(pkgs))
 	if err := forEach(ctx, len(pkgs), workers, func(ctx context.Context, i int) error {
 		t0 := time.Now()
@@ -213,7 +213,7 @@ func extractPackage(ctx context.Context, w *writer, pp *pkgPlan) (res pkgResult,
 		switch {
 		case e.IsDir():
 			if pp.owns[i] {
-				if err := w.ensureDir(e.Path); err != nil {
+				if _, err := pw.dir(e.Path); err != nil {
 					return res, err
 				}
 				res.written = append(res.written, e.Path)
