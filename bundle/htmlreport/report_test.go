@@ -75,6 +75,10 @@ func TestRenderContent(t *testing.T) {
 			"One lane per Slurm job", `<text class="lane-label" x="4" y="22" dy="17">job 1001</text>`,
 			`title="Slurm's state of job 1005">COMPLETED<`, "job 1007</td>",
 		}, []string{"worker 1"}},
+		{"failed before the plan", &Report{FormatVersion: FormatVersion, Name: "x", Status: Failed, Started: t0, Updated: at(3), Finished: at(3),
+			Error: "package zlib: fetch https://example.org/zlib.tar.gz: sha256 mismatch"}, []string{
+			`badge st-failed`, "No plan was made: the build stopped before.", "fetch https://example.org/zlib.tar.gz: sha256 mismatch",
+		}, []string{`http-equiv="refresh"`, `<svg`}},
 		{"running", runningReport(), []string{
 			`http-equiv="refresh" content="5"`, "The build is running",
 			`class="now"`, "2 building, 2 waiting",
