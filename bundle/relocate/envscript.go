@@ -85,8 +85,18 @@ func safeBundlePath(p string) (string, error) {
 	return c, nil
 }
 
-// EnvScript returns the content of bundlerc.
-func EnvScript(opts EnvOptions) ([]byte, error) {
+// envPaths are bundlerc's checked settings: the root variable, the bin
+// and terminfo directories, the bundle's CA file and the host trust stores.
+type envPaths struct {
+	rootVar             string
+	bins, terms         []string
+	ca                  string
+	hostFiles, hostDirs []string
+}
+
+// checkEnv checks opts and returns the cleaned paths bundlerc uses; the
+// error lists every problem.
+func checkEnv(opts EnvOptions) (envPaths, error) {
 	rv := opts.RootVar
 	var errs []error
 	if !identifier.MatchString(rv) || contains(managedVars, rv) {
@@ -135,9 +145,16 @@ func EnvScript(opts EnvOptions) ([]byte, error) {
 			errs = append(errs, fmt.Errorf("extra variable %q: not a shell variable name bundlerc may set", e.Name))
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
+	return envPaths{rv, bins, terms, ca, hostFiles, hostDirs}, errors.Join(errs...)
+}
+
+// EnvScript returns the content of bundlerc.
+func EnvScript(opts EnvOptions) ([]byte, error) {
+	ep, err := checkEnv(opts)
+	if err != nil {
 		return nil, err
 	}
+	rv, bins, terms, ca, hostFiles, hostDirs := ep.rootVar, ep.bins, ep.terms, ep.ca, ep.hostFiles, ep.hostDirs
 
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
