@@ -11,8 +11,10 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"syscall"
+	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // planTree walks root once (names only, no file contents), refuses special
@@ -176,50 +178,68 @@ func (e *emitter) dir(rel string, fi fs.FileInfo) error {
 	if err != nil {
 		return fmt.Errorf("tarball: open directory %s: %w", abs, err)
 	}
-	names, err := d.Readdirnames(-1)
+	// The entries' types come with the names (d_type): a regular file is
+	// opened straight away, and only directories and symlinks cost an
+	// lstat for their mtime.
+	ents, err := d.ReadDir(-1)
 	d.Close()
 	if err != nil {
 		return fmt.Errorf("tarball: read directory %s: %w", abs, err)
 	}
-	slices.Sort(names)
-	synthetic := false
+	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	// A synthetic catalog marker goes where its name sorts.
+	markerAt := -1
 	if e.addMarker[relKey(rel)] {
-		if i, found := slices.BinarySearch(names, CatalogMarker); !found {
-			names = slices.Insert(names, i, CatalogMarker)
-			synthetic = true
+		if i, found := slices.BinarySearchFunc(ents, CatalogMarker, func(x fs.DirEntry, n string) int { return strings.Compare(x.Name(), n) }); !found {
+			markerAt = i
 		}
 	}
-	for _, n := range names {
-		child := path.Join(rel, n)
-		if synthetic && n == CatalogMarker {
-			if err := e.header(&tar.Header{Typeflag: tar.TypeReg, Name: e.name(child), Mode: 0o644, ModTime: e.mtime(fi)}); err != nil {
+	marker := func() error {
+		if err := e.header(&tar.Header{Typeflag: tar.TypeReg, Name: e.name(path.Join(rel, CatalogMarker)), Mode: 0o644, ModTime: e.mtime(fi)}); err != nil {
+			return err
+		}
+		e.res.Files++
+		e.res.Catalogs = append(e.res.Catalogs, relKey(rel))
+		return nil
+	}
+	for i, de := range ents {
+		if i == markerAt {
+			if err := marker(); err != nil {
 				return err
 			}
-			e.res.Files++
-			e.res.Catalogs = append(e.res.Catalogs, relKey(rel))
-			continue
 		}
+		n := de.Name()
+		child := path.Join(rel, n)
 		p := filepath.Join(abs, n)
-		cfi, err := os.Lstat(p)
-		if err != nil {
-			return fmt.Errorf("tarball: %w", err)
-		}
-		switch t := cfi.Mode().Type(); {
-		case t.IsDir():
-			err = e.dir(child, cfi)
+		var err error
+		switch t := de.Type(); {
 		case t.IsRegular():
 			err = e.file(child, p)
 			if err == nil && n == CatalogMarker {
 				e.res.Catalogs = append(e.res.Catalogs, relKey(rel))
 			}
-		case t&fs.ModeSymlink != 0:
-			err = e.symlink(child, p, cfi)
+		case t.IsDir(), t&fs.ModeSymlink != 0:
+			cfi, lerr := os.Lstat(p)
+			if lerr != nil {
+				return fmt.Errorf("tarball: %w", lerr)
+			}
+			switch ct := cfi.Mode().Type(); {
+			case ct.IsDir():
+				err = e.dir(child, cfi)
+			case ct&fs.ModeSymlink != 0:
+				err = e.symlink(child, p, cfi)
+			default:
+				err = fmt.Errorf("tarball: %s changed into a %s while archiving", p, kindOf(ct))
+			}
 		default:
 			err = specialFileError(p, t)
 		}
 		if err != nil {
 			return err
 		}
+	}
+	if markerAt == len(ents) {
+		return marker()
 	}
 	return nil
 }
@@ -240,30 +260,31 @@ func (e *emitter) symlink(rel, p string, fi fs.FileInfo) error {
 // and without blocking (a FIFO swapped in after the walk cannot hang us),
 // and its metadata comes from the open descriptor.
 func (e *emitter) file(rel, p string) error {
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("tarball: open %s (did it change while archiving?): %w", p, err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("tarball: %w", err)
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("tarball: stat %s: %w", p, err)
 	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("tarball: %s changed into a %s while archiving", p, kindOf(fi.Mode().Type()))
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fmt.Errorf("tarball: %s changed into a %s while archiving", p, kindOf(statType(st.Mode)))
 	}
 	mode := int64(0o644)
-	if fi.Mode()&0o111 != 0 {
+	if st.Mode&0o111 != 0 {
 		mode = 0o755
 	}
-	size := fi.Size()
+	size := st.Size
 	if size > largeFile {
 		e.log.Warn("file over 1 GiB in the bundle; CVMFS warns about files this large", "path", rel, "size", size)
 	}
-	if err := e.header(&tar.Header{Typeflag: tar.TypeReg, Name: e.name(rel), Mode: mode, Size: size, ModTime: e.mtime(fi)}); err != nil {
+	mtime := time.Unix(max(min(st.Mtim.Sec, e.clamp), 0), 0)
+	if err := e.header(&tar.Header{Typeflag: tar.TypeReg, Name: e.name(rel), Mode: mode, Size: size, ModTime: mtime}); err != nil {
 		return err
 	}
-	n, err := io.CopyBuffer(e.tw, io.LimitReader(ctxReader{e.ctx, f}, size), e.buf)
+	n, err := io.CopyBuffer(e.tw, io.LimitReader(ctxReader{e.ctx, fdReader(fd)}, size), e.buf)
 	if err != nil {
 		return fmt.Errorf("tarball: copy %s: %w", p, err)
 	}
@@ -273,6 +294,44 @@ func (e *emitter) file(rel, p string) error {
 	e.res.Files++
 	e.res.Bytes += size
 	return nil
+}
+
+// statType is the fs.FileMode type bits of a stat(2) mode.
+func statType(m uint32) fs.FileMode {
+	switch m & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return fs.ModeDir
+	case unix.S_IFLNK:
+		return fs.ModeSymlink
+	case unix.S_IFIFO:
+		return fs.ModeNamedPipe
+	case unix.S_IFSOCK:
+		return fs.ModeSocket
+	case unix.S_IFCHR:
+		return fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFBLK:
+		return fs.ModeDevice
+	}
+	return 0
+}
+
+// fdReader reads a file descriptor with read(2) directly: no poller
+// registration or fcntl per file, as an *os.File would cost.
+type fdReader int
+
+func (fd fdReader) Read(b []byte) (int, error) {
+	for {
+		n, err := unix.Read(int(fd), b)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return 0, err
+		case n == 0 && len(b) > 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
 }
 
 // ctxReader stops a long copy when the context is cancelled.
