@@ -128,7 +128,7 @@ func (s *Store) Put(ctx context.Context, key, group string, in Inputs, files []s
 		}
 		return fmt.Errorf("assembled cache: %w", err)
 	}
-	syncDir(entries)
+	atomicfile.SyncDir(entries)
 	s.prune(group, key)
 	return nil
 }
@@ -195,11 +195,11 @@ func (s *Store) Restore(ctx context.Context, e *Entry, tarball string) error {
 				return err
 			}
 		}
-		syncDir(dir)
+		atomicfile.SyncDir(dir)
 		if err := os.Rename(tmp, tarball); err != nil {
 			return err
 		}
-		syncDir(dir)
+		atomicfile.SyncDir(dir)
 	}
 	for i, f := range e.Files[1:] {
 		if err := atomicfile.Write(sidecarPath(tarball, top.Name, f.Name), sidecars[i+1], f.Mode); err != nil {
@@ -410,13 +410,6 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	return atomicfile.Write(path, append(data, '\n'), 0o644)
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 func isHex(s string) bool {

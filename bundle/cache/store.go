@@ -302,7 +302,7 @@ func (s *Store) Put(ctx context.Context, key string, rpms []string, meta Meta) e
 		}
 		return fmt.Errorf("build cache: store %s: %w", meta.Inputs.Name, err)
 	}
-	syncDir(filepath.Dir(final))
+	atomicfile.SyncDir(filepath.Dir(final))
 	return s.setLast(meta.Inputs.Name, key)
 }
 
@@ -324,7 +324,7 @@ func (s *Store) assemble(ctx context.Context, dir, key string, rpms []string, me
 		ent.Files = append(ent.Files, fe)
 	}
 	slices.SortFunc(ent.Files, func(a, b fileEntry) int { return strings.Compare(a.Name, b.Name) })
-	syncDir(rdir)
+	atomicfile.SyncDir(rdir)
 	in, err := json.MarshalIndent(meta.Inputs, "", "  ")
 	if err != nil {
 		return err
@@ -339,7 +339,7 @@ func (s *Store) assemble(ctx context.Context, dir, key string, rpms []string, me
 	if err := writeSynced(filepath.Join(dir, "entry.json"), append(data, '\n')); err != nil {
 		return err
 	}
-	syncDir(dir)
+	atomicfile.SyncDir(dir)
 	return nil
 }
 
@@ -400,13 +400,6 @@ func writeSynced(path string, data []byte) error {
 		err = cerr
 	}
 	return err
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 }
 
 // cleanTmp removes tmp/ directories left by writers that died long ago.

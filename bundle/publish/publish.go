@@ -334,12 +334,7 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("publish: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return fmt.Errorf("publish: fsync %s: %w", dir, err)
 	}
 	return nil
