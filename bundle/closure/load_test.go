@@ -22,25 +22,6 @@ var (
 	rpmFixtures        = testenv.Fixture("rpm-testsuite")
 )
 
-// copyFiles copies the named files into dir (keeping their base names)
-// and returns the copies.
-func copyFiles(t testing.TB, dir string, files ...string) []string {
-	t.Helper()
-	var out []string
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dst := filepath.Join(dir, filepath.Base(f))
-		if err := os.WriteFile(dst, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, dst)
-	}
-	return out
-}
-
 func fixtureRepo(t testing.TB) string {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(createrepoFixtures, "*.rpm"))
@@ -48,7 +29,7 @@ func fixtureRepo(t testing.TB) string {
 		t.Fatalf("no fixtures in %s", createrepoFixtures)
 	}
 	dir := t.TempDir()
-	copyFiles(t, dir, files...)
+	testenv.CopyFiles(t, dir, files...)
 	return dir
 }
 
@@ -128,7 +109,7 @@ func TestLoadRepoMetadataMissingAPackage(t *testing.T) {
 	createrepo(t, dir)
 	// A package added later but with an old mtime (as cp -p or a cache
 	// restore leaves it): the metadata is not older, but does not list it.
-	extra := copyFiles(t, filepath.Join(dir), filepath.Join(rpmFixtures, "hello-2.0-1.x86_64.rpm"))[0]
+	extra := testenv.CopyFiles(t, filepath.Join(dir), filepath.Join(rpmFixtures, "hello-2.0-1.x86_64.rpm"))[0]
 	old := time.Unix(1e9, 0)
 	if err := os.Chtimes(extra, old, old); err != nil {
 		t.Fatal(err)
@@ -148,7 +129,7 @@ func TestLoadRepoErrors(t *testing.T) {
 	if err := os.Mkdir(sub, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	copyFiles(t, sub, filepath.Join(rpmFixtures, "hello-2.0-1.x86_64-corrupted.rpm"), filepath.Join(rpmFixtures, "hello-2.0-1.x86_64.rpm"))
+	testenv.CopyFiles(t, sub, filepath.Join(rpmFixtures, "hello-2.0-1.x86_64-corrupted.rpm"), filepath.Join(rpmFixtures, "hello-2.0-1.x86_64.rpm"))
 	_, err := LoadRepo(context.Background(), dir, nil)
 	if err == nil || !strings.Contains(err.Error(), "hello-2.0-1.x86_64-corrupted.rpm") {
 		t.Errorf("corrupted package: error %v does not name it", err)

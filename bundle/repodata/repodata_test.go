@@ -31,19 +31,7 @@ func copyFixtures(t testing.TB, dir string) []string {
 	if err != nil || len(names) == 0 {
 		t.Fatalf("no fixtures in %s: %v", fixtures, err)
 	}
-	var out []string
-	for _, n := range names {
-		data, err := os.ReadFile(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dst := filepath.Join(dir, filepath.Base(n))
-		if err := os.WriteFile(dst, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, dst)
-	}
-	return out
+	return testenv.CopyFiles(t, dir, names...)
 }
 
 // makeRepo copies the fixtures into a temporary repository and runs

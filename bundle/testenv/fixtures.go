@@ -3,6 +3,7 @@ package testenv
 import (
 	"os"
 	"path/filepath"
+	"testing"
 )
 
 // FixturesDir is the shared fixtures (rpm's and createrepo_c's test suites,
@@ -31,4 +32,23 @@ func fixturesDir() string {
 			return filepath.Join(filepath.Dir(wd), "shared", "fixtures")
 		}
 	}
+}
+
+// CopyFiles copies the named files (fixtures) into dir, keeping their base
+// names, and returns the copies' paths.
+func CopyFiles(t testing.TB, dir string, files ...string) []string {
+	t.Helper()
+	var out []string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(dir, filepath.Base(f))
+		if err := os.WriteFile(dst, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, dst)
+	}
+	return out
 }
