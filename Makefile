@@ -17,7 +17,7 @@ export SOURCE_DATE_EPOCH ?= 1767225600
 # slurm-wlm and munge make the single-node Slurm cluster of the slurm executor's tests).
 APT_PACKAGES := rpm createrepo-c cpio libarchive-tools tar pigz zstd xz-utils bzip2 \
 	patchelf dnf mmdebstrap bubblewrap uidmap procps python3 python3-venv tcl zsh dash dpkg-dev \
-	gcc libc6-dev make ca-certificates git chromium slurm-wlm munge
+	gcc libc6-dev make ca-certificates openssl git chromium slurm-wlm munge
 
 # The Debian source packages holding the upstream tarballs of the default
 # recipe, for machines that cannot reach the upstream sites.
