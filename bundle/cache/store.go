@@ -18,6 +18,7 @@ import (
 
 	"github.com/bundle-dev/bundle/bundle/atomicfile"
 	"github.com/bundle-dev/bundle/bundle/cachedir"
+	"github.com/bundle-dev/bundle/bundle/ctxio"
 )
 
 // Store is a build cache directory (DefaultDir, or WORKDIR/cache):
@@ -343,19 +344,6 @@ func (s *Store) assemble(ctx context.Context, dir, key string, rpms []string, me
 	return nil
 }
 
-// ctxReader stops a copy when ctx is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
 func copyFile(ctx context.Context, src, dst string) (fileEntry, error) {
 	in, err := os.Open(src)
 	if err != nil {
@@ -374,7 +362,7 @@ func copyFile(ctx context.Context, src, dst string) (fileEntry, error) {
 		return fileEntry{}, err
 	}
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(out, h), ctxReader{ctx, in})
+	n, err := io.Copy(io.MultiWriter(out, h), ctxio.Reader(ctx, in))
 	if err == nil {
 		err = out.Sync()
 	}

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bundle-dev/bundle/bundle/ctxio"
 	"golang.org/x/sys/unix"
 )
 
@@ -55,19 +56,6 @@ func rel(p string) string { return p[1:] }
 
 func (w *writer) tempName(p string) string {
 	return path.Join(path.Dir(p), fmt.Sprintf(".bundle-extract-%d-%d.tmp", pid, w.seq.Add(1)))
-}
-
-// ctxReader stops a copy when the context is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(b []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(b)
 }
 
 // pkgWriter is a writer used by one goroutine for one package (or for the
@@ -188,7 +176,7 @@ func (pw *pkgWriter) writeFile(ctx context.Context, p string, r io.Reader, size 
 			unix.Unlinkat(dfd, tmp, 0)
 		}
 	}()
-	n, err := io.CopyBuffer(fdWriter(fd), ctxReader{ctx, io.LimitReader(r, size+1)}, pw.buf)
+	n, err := io.CopyBuffer(fdWriter(fd), ctxio.Reader(ctx, io.LimitReader(r, size+1)), pw.buf)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
 	}

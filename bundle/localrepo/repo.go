@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/bundle-dev/bundle/bundle/atomicfile"
+	"github.com/bundle-dev/bundle/bundle/ctxio"
 	"github.com/bundle-dev/bundle/bundle/flock"
 	"github.com/bundle-dev/bundle/bundle/runner"
 )
@@ -166,7 +167,7 @@ func (r *Repo) place(ctx context.Context, file string, info pkgInfo) error {
 		return err
 	}
 	defer src.Close()
-	if _, err := io.Copy(tmp, ctxReader{ctx, src}); err != nil {
+	if _, err := io.Copy(tmp, ctxio.Reader(ctx, src)); err != nil {
 		return err
 	}
 	// The build time as mtime: createrepo_c records the file's mtime in the
@@ -180,19 +181,6 @@ func (r *Repo) place(ctx context.Context, file string, info pkgInfo) error {
 	}
 	r.log().Debug("added to repo", "file", file, "as", info.rel)
 	return nil
-}
-
-// ctxReader stops a copy once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // sameContent reports whether two files hold the same bytes.

@@ -30,6 +30,7 @@ import (
 
 	"github.com/bundle-dev/bundle/bundle"
 	"github.com/bundle-dev/bundle/bundle/atomicfile"
+	"github.com/bundle-dev/bundle/bundle/ctxio"
 	"github.com/bundle-dev/bundle/bundle/diff"
 	"github.com/bundle-dev/bundle/bundle/flock"
 )
@@ -308,7 +309,7 @@ func copyFile(ctx context.Context, src, dst string) (string, error) {
 		return "", fmt.Errorf("publish: %w", err)
 	}
 	h := sha256.New()
-	_, err = io.Copy(io.MultiWriter(out, h), &ctxReader{ctx, bufio.NewReaderSize(in, 1<<20)})
+	_, err = io.Copy(io.MultiWriter(out, h), ctxio.Reader(ctx, bufio.NewReaderSize(in, 1<<20)))
 	if err == nil {
 		err = out.Sync()
 	}
@@ -319,18 +320,6 @@ func copyFile(ctx context.Context, src, dst string) (string, error) {
 		return "", fmt.Errorf("publish: copy %s: %w", src, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 func syncDir(dir string) error {

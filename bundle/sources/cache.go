@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"github.com/bundle-dev/bundle/bundle/cachedir"
+	"github.com/bundle-dev/bundle/bundle/ctxio"
 	"github.com/bundle-dev/bundle/bundle/flock"
 )
 
@@ -466,19 +467,6 @@ func (l localWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// ctxReader stops reading once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (r ctxReader) Read(p []byte) (int, error) {
-	if err := r.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return r.r.Read(p)
-}
-
 // copyFile copies a local file into w, honouring ctx.
 func copyFile(ctx context.Context, w io.Writer, file string) error {
 	f, err := os.Open(file)
@@ -491,7 +479,7 @@ func copyFile(ctx context.Context, w io.Writer, file string) error {
 	} else if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s is not a regular file", file)
 	}
-	_, err = io.Copy(w, ctxReader{ctx, f})
+	_, err = io.Copy(w, ctxio.Reader(ctx, f))
 	return err
 }
 

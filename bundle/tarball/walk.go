@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bundle-dev/bundle/bundle/ctxio"
 	"golang.org/x/sys/unix"
 )
 
@@ -284,7 +285,7 @@ func (e *emitter) file(rel, p string) error {
 	if err := e.header(&tar.Header{Typeflag: tar.TypeReg, Name: e.name(rel), Mode: mode, Size: size, ModTime: mtime}); err != nil {
 		return err
 	}
-	n, err := io.CopyBuffer(e.tw, io.LimitReader(ctxReader{e.ctx, fdReader(fd)}, size), e.buf)
+	n, err := io.CopyBuffer(e.tw, io.LimitReader(ctxio.Reader(e.ctx, fdReader(fd)), size), e.buf)
 	if err != nil {
 		return fmt.Errorf("tarball: copy %s: %w", p, err)
 	}
@@ -332,17 +333,4 @@ func (fd fdReader) Read(b []byte) (int, error) {
 		}
 		return n, nil
 	}
-}
-
-// ctxReader stops a long copy when the context is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
