@@ -4,6 +4,12 @@ import (
 	"errors"
 	"log/slog"
 	"testing"
+	"time"
+
+	"github.com/bundle-dev/bundle/bundle/closure"
+	"github.com/bundle-dev/bundle/bundle/relocate"
+	"github.com/bundle-dev/bundle/bundle/rpm"
+	"github.com/bundle-dev/bundle/platforms"
 )
 
 // A stage's error names the stage once: an error that already starts with
@@ -33,5 +39,39 @@ func TestStageErrorPrefixedOnce(t *testing.T) {
 	}
 	if len(st.timings) != len(tests)+1 || st.timings[len(tests)].Stage != "ok" {
 		t.Errorf("timings %+v", st.timings)
+	}
+}
+
+// The manifest is made from the stages' outputs: packages sorted with why
+// each is in, every hook's pins, the last relocation report, and the
+// digests (the platform's filled in when not given).
+func TestNewManifestFromOutputs(t *testing.T) {
+	p, err := platforms.Load("debian12-x86_64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := func(name string) *rpm.Package {
+		return &rpm.Package{Name: name, EVR: rpm.EVR{Version: "1", Release: "1"}, Arch: "x86_64", Path: "/host/repo/" + name + ".rpm"}
+	}
+	out := outputs{
+		mtime: time.Unix(1767225600, 0),
+		selection: &closure.Result{Packages: []closure.Selected{
+			{Package: pkg("zlib"), Requested: false, Reasons: []closure.Reason{{By: "app-1-1.x86_64", Requires: "libz.so.1"}}},
+			{Package: pkg("app"), Requested: true},
+		}},
+		hooks: []HookOutput{{Python: []PipPin{{Name: "six", Version: "1.16.0"}}}, {Relocation: &relocate.Report{}}},
+	}
+	o := AssembleOptions{Name: "b", Version: "1", TopDir: "b", Platform: p, RootVar: "B",
+		Digests: Digests{Recipe: "r", Builder: "s"}}
+	m := newManifest(o, out)
+	if len(m.Packages) != 2 || m.Packages[0].Name != "app" || !m.Packages[0].Requested ||
+		m.Packages[1].RPM != "zlib.rpm" || len(m.Packages[1].Why) != 1 {
+		t.Errorf("packages %+v", m.Packages)
+	}
+	if len(m.Python) != 1 || m.Relocation == nil || m.Mtime != 1767225600 || m.RootVar != "B" {
+		t.Errorf("hooks' outputs not in the manifest: %+v", m)
+	}
+	if m.Digests == nil || *m.Digests != (Digests{Recipe: "r", Platform: p.Digest(), Builder: "s"}) {
+		t.Errorf("digests %+v", m.Digests)
 	}
 }
