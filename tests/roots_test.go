@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -88,8 +89,11 @@ func TestReferenceRoots(t *testing.T) {
 			cached := filepath.Join(buildCache(t), "audit-rootfs", tc.suite+"-amd64-minbase", "root")
 			sh(t, "/", "cp", "-a", cached, root)
 			makeTrustStore(t, root, tc.el)
-			r = runBundle(t, env, "test", "--root", root, "--check", "tls=bash /srv/bundle-tls/check.sh", ref.Tarball)
-			if r.code != 0 || !strings.Contains(r.stdout, "tls") {
+			// --check runs on the host too, which has no such fixture: only
+			// the root's run is the test.
+			check := "tls=if [ -d /srv/bundle-tls ]; then bash /srv/bundle-tls/check.sh; else echo no TLS fixture on this side; fi"
+			r = runBundle(t, env, "test", "--root", root, "--check", check, ref.Tarball)
+			if r.code != 0 || !regexp.MustCompile(`(?m)^ok +rootfs:tls `).MatchString(r.stdout) {
 				t.Fatalf("bundle test --root %s --check tls: exit %d\n%s\n%s", tc.name, r.code, r.stdout, tail(r.stderr, 30))
 			}
 		})
