@@ -65,13 +65,15 @@ demo: prereqs bin
 	$(BIN) assemble --repo $(DEMO)/repo --platform debian12-x86_64 --name demo --version 1.0 \
 		--workdir $(DEMO)/work -o $(DEMO) demo
 
-# What CI checks before the tests: formatting, vet, a tidy go.mod.
+# What CI checks before the tests: formatting, vet, a tidy go.mod, no
+# function over 150 lines outside tests (internal/funclen).
 # `duplicates` (only on some machines, never needed) lists what the
 # uncommitted change repeats.
 check:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l: not formatted:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) mod tidy -diff
+	$(GO) run ./internal/funclen
 	@if command -v duplicates >/dev/null 2>&1; then duplicates --change; fi
 
 # The package tests without apt-get and without the end-to-end tests of

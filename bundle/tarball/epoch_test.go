@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 type epochCase struct {
@@ -97,4 +98,36 @@ func FuzzParseSourceDateEpoch(f *testing.F) {
 			t.Fatalf("%q accepted as %v", v, got)
 		}
 	})
+}
+
+// ParseMtime takes SOURCE_DATE_EPOCH's seconds or RFC 3339; anything else,
+// a sign or seconds beyond year 9999 included, is an error naming --mtime.
+func TestParseMtime(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"", 0, true},
+		{"0", 0, true},
+		{"1767225600", 1767225600, true},
+		{"2026-01-01T00:00:00Z", 1767225600, true},
+		{"2026-01-01T01:00:00+01:00", 1767225600, true},
+		{"-5", 0, false},
+		{"+5", 0, false},
+		{"253402300800", 0, false},
+		{"1.5", 0, false},
+		{"yesterday", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := ParseMtime(tt.in)
+		switch {
+		case tt.ok && (err != nil || (tt.in != "" && got.Unix() != tt.want) || (tt.in == "" && !got.IsZero())):
+			t.Errorf("ParseMtime(%q) = %v, %v; want %d", tt.in, got, err, tt.want)
+		case !tt.ok && (err == nil || !strings.Contains(err.Error(), "--mtime")):
+			t.Errorf("ParseMtime(%q) = %v, %v; want an error naming --mtime", tt.in, got, err)
+		case err == nil && got.Location() != time.UTC:
+			t.Errorf("ParseMtime(%q) is not UTC: %v", tt.in, got)
+		}
+	}
 }
