@@ -10,6 +10,7 @@ import (
 
 	"github.com/bundle-dev/bundle/bundle/engine"
 	"github.com/bundle-dev/bundle/recipes"
+	"io"
 )
 
 // executorFlags choose where the builds run (build, build-package).
@@ -41,11 +42,19 @@ func buildJobCommand() *cli.Command {
 			if c.Args().Len() != 1 {
 				return usagef("build-job: give the job spec")
 			}
-			return runBuildJob(ctx, c.Args().First())
+			return runBuildJob(ctx, buildJobOptions{Spec: c.Args().First(), Logger: slog.Default()}, c.Root().Writer)
 		},
 	}
 }
 
-func runBuildJob(ctx context.Context, spec string) error {
-	return engine.RunJob(ctx, spec, nil, slog.Default())
+// buildJobOptions name the job spec a Slurm job runs.
+type buildJobOptions struct {
+	Spec   string
+	Logger *slog.Logger
+}
+
+// runBuildJob builds the package of the job spec; its result goes beside
+// the spec, its log to the job's log, nothing to stdout.
+func runBuildJob(ctx context.Context, o buildJobOptions, _ io.Writer) error {
+	return engine.RunJob(ctx, o.Spec, nil, o.Logger)
 }

@@ -29,14 +29,18 @@ func notifyBuild(ctx context.Context, command string, o bundle.BuildOptions) fun
 		}
 		previous = notify.Previous(filepath.Join(dir, bundle.TarballName(r.Name, r.Version, p.Name, r.Output.Compression)) + ".manifest.json")
 	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
 	return func(res *bundle.BuildResult, err error) error {
 		s := notify.NewSummary(r.Name, r.Version, started, res, err, ctx.Err() != nil, previous)
 		workDir := o.WorkDir
 		if workDir == "" {
 			workDir = ".bundle"
 		}
-		if nerr := notify.Run(ctx, command, s, filepath.Join(workDir, "logs", "notify.log"), slog.Default()); nerr != nil {
-			slog.Error("notification failed", "err", nerr)
+		if nerr := notify.Run(ctx, command, s, filepath.Join(workDir, "logs", "notify.log"), log); nerr != nil {
+			log.Error("notification failed", "err", nerr)
 			return errors.Join(err, nerr)
 		}
 		return err
