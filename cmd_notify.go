@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bundle-dev/bundle/bundle"
+	"github.com/bundle-dev/bundle/bundle/engine"
 	"github.com/bundle-dev/bundle/bundle/notify"
 )
 
@@ -37,7 +38,7 @@ func notifyBuild(ctx context.Context, command string, o bundle.BuildOptions) fun
 		s := notify.NewSummary(r.Name, r.Version, started, res, err, ctx.Err() != nil, previous)
 		workDir := o.WorkDir
 		if workDir == "" {
-			workDir = ".bundle"
+			workDir = engine.DefaultWorkDir
 		}
 		if nerr := notify.Run(ctx, command, s, filepath.Join(workDir, "logs", "notify.log"), log); nerr != nil {
 			log.Error("notification failed", "err", nerr)

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/bundle-dev/bundle/bundle"
+	"github.com/bundle-dev/bundle/bundle/engine"
 	"github.com/bundle-dev/bundle/bundle/schedule"
 	"github.com/bundle-dev/bundle/bundle/tarball"
 	"github.com/bundle-dev/bundle/platforms"
@@ -36,7 +37,7 @@ func platformFlag(def string) cli.Flag {
 }
 
 func workdirFlag(usage string) cli.Flag {
-	return &cli.StringFlag{Name: "workdir", Value: ".bundle", Usage: usage}
+	return &cli.StringFlag{Name: "workdir", Value: engine.DefaultWorkDir, Usage: usage}
 }
 
 func cacheDirFlag() cli.Flag {
