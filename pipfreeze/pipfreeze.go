@@ -92,12 +92,42 @@ func (o Options) runnerFor(download bool, writable []string, readable ...string)
 	for _, d := range o.FindLinks {
 		readable = append(readable, linkTargetDirs(d)...)
 	}
+	readable = append(readable, venvBase(o.Python)...)
 	for _, p := range append(append([]string{o.Root, filepath.Dir(o.Python)}, o.FindLinks...), readable...) {
 		if p != "" && !slices.Contains(writable, p) {
 			j.Readable = append(j.Readable, p)
 		}
 	}
 	return jail.Runner{Runner: o.runner(), Jail: j}
+}
+
+// venvBase returns the base installation of a virtual environment's
+// interpreter (pyvenv.cfg's home and the prefix above it), which it reads
+// its standard library from: it must stay reachable in the jail even below
+// a private directory such as /root. Nothing for a real installation.
+func venvBase(python string) []string {
+	if python == "" {
+		return nil
+	}
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(filepath.Dir(python)), "pyvenv.cfg"))
+	if err != nil {
+		return nil
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || strings.TrimSpace(k) != "home" {
+			continue
+		}
+		home := strings.TrimSpace(v)
+		if !filepath.IsAbs(home) {
+			return nil
+		}
+		if _, err := os.Stat(home); err != nil {
+			return nil
+		}
+		return []string{filepath.Dir(home)}
+	}
+	return nil
 }
 
 // linkTargetDirs lists the directories the symlinks in dir lead to, so
