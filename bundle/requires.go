@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 
 	"github.com/bundle-dev/bundle/bundle/relocate/elfdeps"
 	"github.com/bundle-dev/bundle/bundle/workpool"
@@ -75,40 +73,37 @@ func MeasureRequires(ctx context.Context, root string, workers int) (*Requires, 
 	if err != nil {
 		return nil, fmt.Errorf("measure host requirements in %s: %w", root, err)
 	}
-	var mu sync.Mutex
-	var names []string
-	var infos []*elfdeps.Info
-	err = workpool.ForEach(ctx, workers, paths, func(p string) error {
-		ok, err := elfdeps.IsELF(p)
+	// Each file's result goes to its own slot: WalkDir's lexical order is
+	// kept, so HostNeeds.By names the same file on every run.
+	infos := make([]*elfdeps.Info, len(paths))
+	idx := make([]int, len(paths))
+	for i := range idx {
+		idx[i] = i
+	}
+	err = workpool.ForEach(ctx, workers, idx, func(i int) error {
+		ok, err := elfdeps.IsELF(paths[i])
 		if err != nil || !ok {
 			return err
 		}
-		info, err := elfdeps.Inspect(p)
-		if err != nil || !info.Linkable() {
-			// Unreadable ELF files are the audit's to report.
-			return nil
+		// Unreadable ELF files are the audit's to report.
+		if info, err := elfdeps.Inspect(paths[i]); err == nil && info.Linkable() {
+			infos[i] = info
 		}
-		rel, _ := filepath.Rel(root, p)
-		mu.Lock()
-		names = append(names, "/"+filepath.ToSlash(rel))
-		infos = append(infos, info)
-		mu.Unlock()
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("measure host requirements in %s: %w", root, err)
 	}
-	// A stable order, so HostNeeds.By names the same file on every run.
-	idx := make([]int, len(names))
-	for i := range idx {
-		idx[i] = i
+	var names []string
+	var found []*elfdeps.Info
+	for i, info := range infos {
+		if info != nil {
+			rel, _ := filepath.Rel(root, paths[i])
+			names = append(names, "/"+filepath.ToSlash(rel))
+			found = append(found, info)
+		}
 	}
-	slices.SortFunc(idx, func(a, b int) int { return strings.Compare(names[a], names[b]) })
-	sn, si := make([]string, len(idx)), make([]*elfdeps.Info, len(idx))
-	for i, j := range idx {
-		sn[i], si[i] = names[j], infos[j]
-	}
-	return NewRequires(elfdeps.ComputeHostNeeds(sn, si)), nil
+	return NewRequires(elfdeps.ComputeHostNeeds(names, found)), nil
 }
 
 // NewRequires adds the distributions that satisfy needs.

@@ -10,10 +10,11 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/bundle-dev/bundle/bundle/relocate/elfdeps"
 )
 
 // pythonTarball is Python-3.11.2.tgz's sha256: the default recipe's
@@ -133,7 +134,7 @@ func TestReferenceBundle(t *testing.T) {
 	// Runs where the grid runs: glibc 2.31 at most (Debian 11's), nothing
 	// of libstdc++ from the host, and only glibc's own libraries.
 	req := res.Manifest.Requires
-	if req.Glibc == "" || versionLess("2.31", req.Glibc) || req.GLIBCXX != "" || req.CXXABI != "" {
+	if req.Glibc == "" || elfdeps.CompareVersions(req.Glibc, "2.31") > 0 || req.GLIBCXX != "" || req.CXXABI != "" {
 		t.Errorf("host requirement %+v: want glibc <= 2.31 and no GLIBCXX/CXXABI", req)
 	}
 	for _, l := range req.Libraries {
@@ -214,24 +215,6 @@ func lddLibs(out string) []string {
 		libs = append(libs, m[1])
 	}
 	return libs
-}
-
-// versionLess compares dotted numbers.
-func versionLess(a, b string) bool {
-	as, bs := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; i < len(as) || i < len(bs); i++ {
-		var x, y int
-		if i < len(as) {
-			x, _ = strconv.Atoi(as[i])
-		}
-		if i < len(bs) {
-			y, _ = strconv.Atoi(bs[i])
-		}
-		if x != y {
-			return x < y
-		}
-	}
-	return false
 }
 
 func glibcLib(path string) bool {
